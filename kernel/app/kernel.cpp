@@ -1,0 +1,333 @@
+// Start-up in phases: plugins (declare) → settings → database (migrate) → plugins (start) → HTTP.
+// Each phase collects every problem before refusing, and nothing of a failed phase keeps running.
+#include "kernel/app/kernel.h"
+
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/NumberParser.h>
+#include <Poco/Path.h>
+#include <Poco/String.h>
+
+#include <sstream>
+
+namespace dq::kernel {
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty())
+            out.push_back(item);
+    return out;
+}
+
+/// The YAML node at a dotted path, or an undefined node.
+YAML::Node nodeAt(const YAML::Node& root, const std::string& dotted) {
+    if (!root || !root.IsMap())
+        return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node current = YAML::Clone(root);
+    for (const auto& part : splitList(Poco::replace(dotted, ".", ","))) {
+        if (!current.IsMap() || !current[part])
+            return YAML::Node(YAML::NodeType::Undefined);
+        current = current[part];
+    }
+    return current;
+}
+
+std::string typeName(sdk::SettingDecl::Type type) {
+    switch (type) {
+    case sdk::SettingDecl::Type::Text: return "a string";
+    case sdk::SettingDecl::Type::Integer: return "an integer";
+    case sdk::SettingDecl::Type::Boolean: return "true or false";
+    case sdk::SettingDecl::Type::List: return "a list";
+    }
+    return "";
+}
+
+} // namespace
+
+std::vector<std::string> bundledPlugins() { return splitList(DQ_BUNDLED_PLUGINS); }
+
+std::vector<std::string> defaultPluginFolders() {
+    std::vector<std::string> folders;
+    if (Poco::File(DQ_PLUGIN_BUILD_DIR).exists())
+        folders.push_back(DQ_PLUGIN_BUILD_DIR);
+    folders.push_back(DQ_PLUGIN_INSTALL_DIR);
+    return folders;
+}
+
+// ---- Settings and services handed to each plugin ----
+
+class Kernel::PluginSettings : public sdk::Settings {
+public:
+    PluginSettings(const ServerConfig& config) : config_(config) {}
+
+    bool has(const std::string& key) const override { return values_.count(key) != 0; }
+    std::string text(const std::string& key) const override {
+        auto it = values_.find(key);
+        if (it == values_.end())
+            throw std::out_of_range("setting '" + key + "' is not declared or has no value");
+        return it->second;
+    }
+    std::int64_t integer(const std::string& key) const override { return Poco::NumberParser::parse64(text(key)); }
+    bool boolean(const std::string& key) const override {
+        auto v = Poco::toLower(text(key));
+        return v == "true" || v == "1" || v == "yes" || v == "on";
+    }
+    std::vector<std::string> list(const std::string& key) const override { return splitList(text(key)); }
+    std::string server(const std::string& key) const override {
+        if (key == "type")
+            return config_.type;
+        if (key == "api_path")
+            return config_.apiPath;
+        if (key == "ip")
+            return config_.ip;
+        if (key == "port")
+            return std::to_string(config_.port);
+        if (key == "description")
+            return config_.description;
+        if (key == "environment")
+            return config_.environment;
+        auto node = nodeAt(config_.raw, key);
+        return node && node.IsScalar() ? node.as<std::string>() : "";
+    }
+
+    std::map<std::string, std::string> values_;
+
+private:
+    const ServerConfig& config_;
+};
+
+class Kernel::PluginServices : public sdk::Services {
+public:
+    PluginServices(Kernel& kernel, const std::string& plugin, const sdk::Settings& settings)
+        : kernel_(kernel), settings_(settings), log_(Poco::Logger::get(plugin)) {}
+
+    sdk::Tokens& tokens() override { return *kernel_.tokens_; }
+    sdk::Passwords& passwords() override { return *kernel_.passwords_; }
+    sdk::Events& events() override { return kernel_.events_; }
+    const sdk::Settings& settings() override { return settings_; }
+    Poco::Logger& log() override { return log_; }
+    void transaction(const std::function<void(sdk::Store&)>& work) override {
+        EventBus::Hold hold(kernel_.events_);
+        kernel_.database_->transaction(work);
+        hold.commit();
+    }
+    std::shared_ptr<sdk::Service> find(const std::string& name) override { return kernel_.catalog_.service(name); }
+    std::vector<sdk::RuleDecl> declaredRules() const override {
+        std::vector<sdk::RuleDecl> out;
+        for (const auto& r : kernel_.catalog_.rules())
+            out.push_back(r.decl);
+        return out;
+    }
+
+private:
+    Kernel& kernel_;
+    const sdk::Settings& settings_;
+    Poco::Logger& log_;
+};
+
+// ---- Kernel ----
+
+Kernel::Kernel(ServerConfig config, std::string dataFolder)
+    : config_(std::move(config)), dataFolder_(std::move(dataFolder)), host_(catalog_) {
+    TokenSettings tokenSettings;
+    tokenSettings.secret = config_.jwtSecretKey.value_or("");
+    // vantage6: `type: test` servers hand out day-long access tokens.
+    tokenSettings.accessSeconds = config_.type == "test" ? 24 * 3600 : config_.tokenExpiresHours * 3600;
+    tokenSettings.refreshSeconds = config_.refreshTokenExpiresHours * 3600;
+    if (auto seconds = nodeAt(config_.raw, "token_expires_seconds"); seconds && seconds.IsScalar())
+        tokenSettings.accessSeconds = seconds.as<int>();
+    tokens_ = std::make_unique<TokenService>(tokenSettings);
+    int rounds = 12;
+    if (auto node = nodeAt(config_.raw, "bcrypt_rounds"); node && node.IsScalar())
+        rounds = node.as<int>();
+    passwords_ = std::make_unique<PasswordHasher>(rounds);
+}
+
+Kernel::~Kernel() { shutdown(); }
+
+void Kernel::load() {
+    PluginHost::Options options;
+    options.enabled = config_.plugins.enabled.empty() ? bundledPlugins() : config_.plugins.enabled;
+    options.folders = config_.plugins.folders.empty() ? defaultPluginFolders() : config_.plugins.folders;
+    options.optional = config_.plugins.optional;
+    host_.load(options);
+    for (const auto& w : host_.warnings())
+        Poco::Logger::get("kernel").warning(w);
+
+    auto problems = validateSettings();
+    if (!problems.empty())
+        throw StartupError(problems);
+
+    try {
+        database_ = std::make_unique<Database>(DatabaseUri::parse(config_.uri, dataFolder_), catalog_);
+        database_->migrate();
+    } catch (const std::exception& e) {
+        throw StartupError({config_.file + ": database: " + e.what()});
+    }
+    settings_["kernel"] = std::make_unique<PluginSettings>(config_);
+    for (const auto& [name, settings] : settings_)
+        services_[name] = std::make_unique<PluginServices>(*this, name, *settings);
+}
+
+std::vector<std::string> Kernel::validateSettings() {
+    std::vector<std::string> problems;
+    const std::string where = config_.file + ": " +
+                              (config_.environment == "application" ? "application."
+                                                                    : "environments." + config_.environment + ".");
+    for (const auto& plugin : host_.plugins()) {
+        auto settings = std::make_unique<PluginSettings>(config_);
+        YAML::Node section;
+        auto it = config_.plugins.settings.find(plugin.name);
+        if (it != config_.plugins.settings.end())
+            section = it->second;
+        auto declared = catalog_.settingsOf(plugin.name);
+        if (section && section.IsMap()) {
+            for (const auto& entry : section) {
+                auto key = entry.first.as<std::string>();
+                bool known = false;
+                for (const auto& d : declared)
+                    known = known || d.key == key || d.key.rfind(key + ".", 0) == 0;
+                if (!known)
+                    config_.warnings.push_back(where + "plugins.settings." + plugin.name + "." + key +
+                                               ": unknown setting of plugin '" + plugin.name + "' (ignored)");
+            }
+        }
+        for (const auto& decl : declared) {
+            std::string path = where + "plugins.settings." + plugin.name + "." + decl.key;
+            YAML::Node node = section ? nodeAt(section, decl.key) : YAML::Node(YAML::NodeType::Undefined);
+            if ((!node || node.IsNull()) && !decl.legacyPath.empty()) {
+                node = nodeAt(config_.raw, decl.legacyPath);
+                path = where + decl.legacyPath;
+            }
+            std::string value;
+            if (node && !node.IsNull()) {
+                if (decl.type == sdk::SettingDecl::Type::List) {
+                    if (!node.IsSequence()) {
+                        problems.push_back(path + ": expected a list");
+                        continue;
+                    }
+                    for (const auto& item : node)
+                        value += (value.empty() ? "" : ",") + item.as<std::string>();
+                } else if (!node.IsScalar()) {
+                    problems.push_back(path + ": expected " + typeName(decl.type));
+                    continue;
+                } else {
+                    value = node.as<std::string>();
+                }
+            } else if (!decl.defaultValue.empty()) {
+                value = decl.defaultValue;
+            } else if (decl.required) {
+                problems.push_back(path + ": required by plugin '" + plugin.name + "' (" + decl.description + ")");
+                continue;
+            } else {
+                continue;
+            }
+            Poco::Int64 number = 0;
+            auto lower = Poco::toLower(value);
+            if (decl.type == sdk::SettingDecl::Type::Integer && !Poco::NumberParser::tryParse64(value, number)) {
+                problems.push_back(path + ": expected an integer, got \"" + value + "\"");
+                continue;
+            }
+            if (decl.type == sdk::SettingDecl::Type::Boolean && lower != "true" && lower != "false" &&
+                lower != "1" && lower != "0" && lower != "yes" && lower != "no" && lower != "on" && lower != "off") {
+                problems.push_back(path + ": expected true or false, got \"" + value + "\"");
+                continue;
+            }
+            if (decl.validate) {
+                auto problem = decl.validate(value);
+                if (!problem.empty()) {
+                    problems.push_back(path + ": expected " + problem + ", got \"" + value + "\"");
+                    continue;
+                }
+            }
+            settings->values_[decl.key] = value;
+        }
+        settings_[plugin.name] = std::move(settings);
+    }
+    for (const auto& [name, node] : config_.plugins.settings) {
+        bool loaded = false;
+        for (const auto& plugin : host_.plugins())
+            loaded = loaded || plugin.name == name;
+        if (!loaded)
+            config_.warnings.push_back(where + "plugins.settings." + name + ": plugin '" + name +
+                                       "' is not enabled (settings ignored)");
+    }
+    return problems;
+}
+
+void Kernel::start() {
+    host_.start([this](const LoadedPlugin& plugin) -> sdk::Services& { return servicesOf(plugin.name); });
+    started_ = true;
+}
+
+sdk::Services& Kernel::servicesOf(const std::string& plugin) {
+    auto it = services_.find(plugin);
+    if (it == services_.end())
+        throw std::logic_error("no services for plugin '" + plugin + "'");
+    return *it->second;
+}
+
+void Kernel::serve() {
+    Router router;
+    router.add({{sdk::Method::Get, "/version", {}, [this](sdk::RequestContext&) {
+                     return sdk::Response::json(versionInfo());
+                 }, "server, kernel, SDK ABI and plugin versions"},
+                "kernel"});
+    router.add({{sdk::Method::Get, "/health", {}, [this](sdk::RequestContext&) {
+                     Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+                     bool ok = database_->healthy();
+                     body->set("database", ok);
+                     return sdk::Response::json(body, ok ? 200 : 503);
+                 }, "database check"},
+                "kernel"});
+    for (const auto& route : catalog_.routes())
+        router.add({route.decl, route.plugin});
+
+    ApiEnvironment env;
+    env.catalog = &catalog_;
+    env.database = database_.get();
+    env.tokens = tokens_.get();
+    env.events = &events_;
+    env.apiPath = config_.apiPath;
+    env.maxBodyBytes = config_.maxBodyBytes;
+    env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
+    api_ = std::make_unique<ApiServer>(env, std::move(router));
+    api_->start({config_.ip, config_.port, config_.threads});
+    Poco::Logger::get("kernel").information("serving http://%s:%d%s with plugins: %s", config_.ip, api_->port(),
+                                            config_.apiPath, [&] {
+                                                std::string names;
+                                                for (const auto& p : host_.plugins())
+                                                    names += (names.empty() ? "" : ", ") + p.name;
+                                                return names;
+                                            }());
+}
+
+void Kernel::shutdown() {
+    if (api_)
+        api_->stop();
+    api_.reset();
+    if (started_)
+        host_.stop();
+    started_ = false;
+}
+
+int Kernel::port() const { return api_ ? api_->port() : 0; }
+
+Poco::JSON::Object::Ptr Kernel::versionInfo() const {
+    Poco::JSON::Object::Ptr info = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    info->set("version", std::string(sdk::kServerVersion));
+    info->set("kernel", std::string(sdk::kServerVersion));
+    info->set("sdk_abi", std::to_string(sdk::kAbiMajor) + "." + std::to_string(sdk::kAbiMinor));
+    Poco::JSON::Object::Ptr plugins = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& p : host_.plugins())
+        plugins->set(p.name, p.info.version);
+    info->set("plugins", plugins);
+    return info;
+}
+
+} // namespace dq::kernel

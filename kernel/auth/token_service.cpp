@@ -1,0 +1,133 @@
+// JWT issue and verification. Poco's Token setters write iat/exp as floats, which vantage6 clients
+// reject, so every time claim is set as an integer here.
+#include "kernel/auth/token_service.h"
+
+#include <dq/sdk/http.h>
+
+#include <Poco/Base64Decoder.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JWT/JWTException.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+#include <Poco/Random.h>
+#include <Poco/Timestamp.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <sstream>
+
+namespace dq::kernel {
+
+namespace {
+
+Poco::Int64 nowSeconds() { return Poco::Timestamp().epochTime(); }
+
+} // namespace
+
+std::string randomSecret() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+
+TokenService::TokenService(TokenSettings settings) : settings_(std::move(settings)) {
+    if (settings_.secret.empty())
+        settings_.secret = randomSecret();
+}
+
+Poco::JSON::Object::Ptr TokenService::baseClaims(const std::string& type, int lifetimeSeconds) const {
+    Poco::JSON::Object::Ptr claims = new Poco::JSON::Object;
+    auto now = nowSeconds();
+    claims->set("fresh", false);
+    claims->set("iat", now);
+    claims->set("jti", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
+    claims->set("type", type);
+    claims->set("nbf", now);
+    if (lifetimeSeconds > 0)
+        claims->set("exp", now + lifetimeSeconds);
+    return claims;
+}
+
+std::string TokenService::sign(const Poco::JSON::Object::Ptr& claims) const {
+    Poco::JWT::Token token;
+    token.setType("JWT");
+    token.payload() = *claims;
+    Poco::JWT::Signer signer(settings_.secret);
+    return signer.sign(token, Poco::JWT::Signer::ALGO_HS256);
+}
+
+sdk::TokenPair TokenService::issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles) {
+    Poco::JSON::Array::Ptr roleArray = new Poco::JSON::Array;
+    for (const auto& r : roles)
+        roleArray->add(r);
+    auto make = [&](const std::string& type, int lifetime, bool fresh) {
+        auto claims = baseClaims(type, lifetime);
+        claims->set("fresh", fresh);
+        claims->set("sub", static_cast<Poco::Int64>(id));
+        claims->set("client_type", sdk::toString(kind));
+        claims->set("roles", roleArray);
+        return sign(claims);
+    };
+    return {make("access", settings_.accessSeconds, true), make("refresh", settings_.refreshSeconds, false)};
+}
+
+std::string TokenService::issueContainer(const sdk::Identity& container) {
+    Poco::JSON::Object::Ptr sub = new Poco::JSON::Object;
+    sub->set("client_type", "container");
+    sub->set("node_id", static_cast<Poco::Int64>(container.id));
+    sub->set("organization_id", static_cast<Poco::Int64>(container.organizationId));
+    sub->set("collaboration_id", static_cast<Poco::Int64>(container.collaborationId.value_or(0)));
+    sub->set("task_id", static_cast<Poco::Int64>(container.taskId.value_or(0)));
+    sub->set("image", container.image);
+    sub->set("database", container.database);
+    // Container tokens do not expire in vantage6: the node kills the container instead.
+    auto claims = baseClaims("access", 0);
+    claims->set("sub", sub);
+    claims->set("client_type", "container");
+    claims->set("roles", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+    return sign(claims);
+}
+
+std::string TokenService::issuePurpose(const std::string& purpose, const Poco::JSON::Object::Ptr& extra,
+                                       int lifetimeSeconds) {
+    auto claims = baseClaims("purpose", lifetimeSeconds);
+    claims->set("purpose", purpose);
+    if (extra)
+        for (const auto& [key, value] : *extra)
+            claims->set(key, value);
+    return sign(claims);
+}
+
+Poco::JSON::Object::Ptr TokenService::verifyPurpose(const std::string& purpose, const std::string& token) {
+    VerifiedToken verified;
+    try {
+        verified = verify(token);
+    } catch (const sdk::Unprocessable& e) {
+        throw sdk::BadRequest(std::string("Invalid token: ") + e.what());
+    }
+    if (verified.type != "purpose" || verified.claims->optValue<std::string>("purpose", "") != purpose)
+        throw sdk::BadRequest("Invalid token: it was not issued for " + purpose);
+    return verified.claims;
+}
+
+VerifiedToken TokenService::verify(const std::string& text) const {
+    Poco::JWT::Token token;
+    try {
+        Poco::JWT::Signer signer(settings_.secret);
+        signer.addAllAlgorithms();
+        token = signer.verify(text);
+    } catch (const Poco::JWT::SignatureVerificationException&) {
+        throw sdk::Unprocessable("Signature verification failed");
+    } catch (const Poco::Exception& e) {
+        throw sdk::Unprocessable("Invalid token: " + e.message());
+    }
+    VerifiedToken out;
+    out.claims = new Poco::JSON::Object(token.payload());
+    auto now = nowSeconds();
+    if (out.claims->has("exp") && out.claims->getValue<Poco::Int64>("exp") <= now)
+        throw sdk::Unauthorized("Token has expired");
+    if (out.claims->has("nbf") && out.claims->getValue<Poco::Int64>("nbf") > now + 5)
+        throw sdk::Unprocessable("The token is not yet valid (nbf)");
+    out.type = out.claims->optValue<std::string>("type", "");
+    out.clientType = out.claims->optValue<std::string>("client_type", "");
+    if (out.type.empty() || out.clientType.empty() || !out.claims->has("sub"))
+        throw sdk::Unprocessable("Invalid token: missing claims");
+    return out;
+}
+
+} // namespace dq::kernel

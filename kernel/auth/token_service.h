@@ -1,0 +1,48 @@
+// JWTs (HS256, Poco JWT) for users, nodes and containers, with vantage6's claims and lifetimes.
+#pragma once
+
+#include <dq/sdk/services.h>
+
+#include <Poco/JSON/Object.h>
+
+#include <string>
+
+namespace dq::kernel {
+
+struct TokenSettings {
+    std::string secret;       ///< jwt_secret_key; random per start when not configured
+    int accessSeconds = 6 * 3600;
+    int refreshSeconds = 48 * 3600;
+};
+
+/// What a verified token says: its kind, subject and type.
+struct VerifiedToken {
+    Poco::JSON::Object::Ptr claims;
+    std::string type;       ///< "access" or "refresh"
+    std::string clientType; ///< "user", "node" or "container"
+};
+
+class TokenService : public sdk::Tokens {
+public:
+    explicit TokenService(TokenSettings settings);
+
+    sdk::TokenPair issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles) override;
+    std::string issueContainer(const sdk::Identity& container) override;
+    std::string issuePurpose(const std::string& purpose, const Poco::JSON::Object::Ptr& claims,
+                             int lifetimeSeconds) override;
+    Poco::JSON::Object::Ptr verifyPurpose(const std::string& purpose, const std::string& token) override;
+
+    /// Checks signature, `nbf` and `exp`. Throws sdk::Unauthorized("Token has expired") when expired
+    /// and sdk::Unprocessable with the reason when malformed or badly signed (as vantage6 does).
+    VerifiedToken verify(const std::string& token) const;
+
+private:
+    std::string sign(const Poco::JSON::Object::Ptr& claims) const;
+    Poco::JSON::Object::Ptr baseClaims(const std::string& type, int lifetimeSeconds) const;
+    TokenSettings settings_;
+};
+
+/// A random secret for when the config has no jwt_secret_key.
+std::string randomSecret();
+
+} // namespace dq::kernel

@@ -1,0 +1,217 @@
+// The catalog collects declarations per plugin and finds conflicts between plugins.
+#include "kernel/catalog/catalog.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace dq::kernel {
+
+namespace {
+
+std::string ruleName(const sdk::RuleDecl& r) {
+    return r.resource + ":" + sdk::toString(r.scope) + ":" + sdk::toString(r.operation);
+}
+
+std::string joinPath(const std::vector<std::string>& path) {
+    std::string out;
+    for (const auto& part : path)
+        out += (out.empty() ? "" : " ") + part;
+    return out;
+}
+
+} // namespace
+
+class Catalog::PluginRegistry : public sdk::Registry {
+public:
+    PluginRegistry(Catalog& catalog, std::string plugin, std::shared_ptr<void> keepAlive)
+        : catalog_(catalog), plugin_(std::move(plugin)), keepAlive_(std::move(keepAlive)) {}
+
+    void model(sdk::ModelDecl model) override {
+        checkOpen("model " + model.name());
+        for (const auto& m : catalog_.models_) {
+            if (m.decl.name() == model.name())
+                catalog_.conflict("table '" + model.name() + "'", m.plugin, plugin_);
+            for (const auto& a : m.decl.associations())
+                for (const auto& b : model.associations())
+                    if (a.table == b.table)
+                        catalog_.conflict("table '" + a.table + "'", m.plugin, plugin_);
+        }
+        catalog_.models_.push_back({plugin_, std::move(model)});
+    }
+
+    void route(sdk::RouteDecl route) override {
+        checkOpen("route " + route.path);
+        for (const auto& r : catalog_.routes_)
+            if (r.decl.method == route.method && r.decl.path == route.path)
+                catalog_.conflict("route " + sdk::toString(route.method) + " " + route.path, r.plugin, plugin_);
+        route.handler = [lib = keepAlive_, h = std::move(route.handler)](sdk::RequestContext& ctx) {
+            return h(ctx);
+        };
+        catalog_.routes_.push_back({plugin_, std::move(route)});
+    }
+
+    void rule(sdk::RuleDecl rule) override {
+        checkOpen("rule " + ruleName(rule));
+        for (const auto& r : catalog_.rules_)
+            if (ruleName(r.decl) == ruleName(rule))
+                catalog_.conflict("rule " + ruleName(rule), r.plugin, plugin_);
+        catalog_.rules_.push_back({plugin_, std::move(rule)});
+    }
+
+    void command(sdk::CommandDecl command) override {
+        checkOpen("command " + joinPath(command.path));
+        for (const auto& c : catalog_.commands_)
+            if (c.decl.path == command.path)
+                catalog_.conflict("command '" + joinPath(command.path) + "'", c.plugin, plugin_);
+        command.handler = [lib = keepAlive_, h = std::move(command.handler)](sdk::CommandContext& ctx) {
+            return h(ctx);
+        };
+        catalog_.commands_.push_back({plugin_, std::move(command)});
+    }
+
+    void setting(sdk::SettingDecl setting) override {
+        checkOpen("setting " + setting.key);
+        if (setting.validate)
+            setting.validate = [lib = keepAlive_, v = std::move(setting.validate)](const std::string& value) {
+                return v(value);
+            };
+        catalog_.settings_.push_back({plugin_, std::move(setting)});
+    }
+
+    void filter(const std::string& model, sdk::FilterDecl filter) override {
+        checkOpen("filter " + filter.param);
+        for (const auto& f : catalog_.filters_)
+            if (f.decl.first == model && f.decl.second.param == filter.param)
+                catalog_.conflict("filter '" + filter.param + "' on " + model, f.plugin, plugin_);
+        catalog_.filters_.push_back({plugin_, {model, std::move(filter)}});
+    }
+
+    void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
+        checkOpen("service " + name);
+        auto it = catalog_.services_.find(name);
+        if (it != catalog_.services_.end()) {
+            catalog_.conflict("service '" + name + "'", it->second.plugin, plugin_);
+            return;
+        }
+        // Aliasing constructor: the service keeps its library loaded while anyone holds it.
+        auto holder = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<sdk::Service>>>(
+            keepAlive_, service);
+        catalog_.services_.emplace(name, Declared<std::shared_ptr<sdk::Service>>{
+                                             plugin_, std::shared_ptr<sdk::Service>(holder, service.get())});
+    }
+
+private:
+    void checkOpen(const std::string& what) const {
+        if (catalog_.frozen_)
+            throw std::logic_error("plugin '" + plugin_ + "' declared " + what +
+                                   " after the declare phase; declare everything in declare()");
+    }
+
+    Catalog& catalog_;
+    std::string plugin_;
+    std::shared_ptr<void> keepAlive_;
+};
+
+Catalog::Catalog() = default;
+Catalog::~Catalog() = default;
+
+std::unique_ptr<sdk::Registry> Catalog::registryFor(const std::string& plugin, std::shared_ptr<void> keepAlive) {
+    return std::make_unique<PluginRegistry>(*this, plugin, std::move(keepAlive));
+}
+
+void Catalog::freeze() { frozen_ = true; }
+
+void Catalog::conflict(const std::string& what, const std::string& first, const std::string& second) {
+    if (first == second)
+        conflicts_.push_back(what + " is declared twice by plugin '" + first + "'");
+    else
+        conflicts_.push_back(what + " is declared by both plugin '" + first + "' and plugin '" + second +
+                             "'; disable one of them or rename the declaration");
+}
+
+const sdk::ModelDecl* Catalog::model(const std::string& name) const {
+    for (const auto& m : models_)
+        if (m.decl.name() == name)
+            return &m.decl;
+    return nullptr;
+}
+
+std::vector<sdk::SettingDecl> Catalog::settingsOf(const std::string& plugin) const {
+    std::vector<sdk::SettingDecl> out;
+    for (const auto& s : settings_)
+        if (s.plugin == plugin)
+            out.push_back(s.decl);
+    return out;
+}
+
+std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
+    std::vector<sdk::FilterDecl> out;
+    for (const auto& f : filters_)
+        if (f.decl.first == model)
+            out.push_back(f.decl.second);
+    return out;
+}
+
+std::shared_ptr<sdk::Service> Catalog::service(const std::string& name) const {
+    auto it = services_.find(name);
+    return it == services_.end() ? nullptr : it->second.decl;
+}
+
+std::vector<RelationView> Catalog::relationsOf(const std::string& name) const {
+    std::vector<RelationView> out;
+    const auto* self = model(name);
+    if (!self)
+        return out;
+    for (const auto& ref : self->references()) {
+        if (!model(ref.target))
+            continue;
+        out.push_back({RelationView::Kind::ToOne, ref.name, ref.target, ref.column(), "", "", "", ref.style,
+                       sdk::OnDelete::SetNull});
+    }
+    for (const auto& assoc : self->associations()) {
+        if (!model(assoc.target))
+            continue;
+        out.push_back({RelationView::Kind::ManyToMany, assoc.name, assoc.target, "", assoc.table,
+                       assoc.ownColumn.empty() ? name + "_id" : assoc.ownColumn,
+                       assoc.targetColumn.empty() ? assoc.target + "_id" : assoc.targetColumn, assoc.style,
+                       sdk::OnDelete::SetNull});
+    }
+    for (const auto& other : models_) {
+        for (const auto& ref : other.decl.references())
+            if (ref.target == name && !ref.backref.empty())
+                out.push_back({RelationView::Kind::ToMany, ref.backref, other.decl.name(), ref.column(), "", "", "",
+                               ref.backrefStyle, ref.onDelete});
+        for (const auto& assoc : other.decl.associations())
+            if (assoc.target == name && !assoc.backref.empty())
+                out.push_back({RelationView::Kind::ManyToMany, assoc.backref, other.decl.name(), "", assoc.table,
+                               assoc.targetColumn.empty() ? name + "_id" : assoc.targetColumn,
+                               assoc.ownColumn.empty() ? other.decl.name() + "_id" : assoc.ownColumn,
+                               assoc.backrefStyle, sdk::OnDelete::SetNull});
+    }
+    return out;
+}
+
+void Catalog::clear() {
+    models_.clear();
+    routes_.clear();
+    rules_.clear();
+    commands_.clear();
+    settings_.clear();
+    filters_.clear();
+    services_.clear();
+}
+
+void Catalog::forget(const std::string& plugin) {
+    auto byPlugin = [&](const auto& declared) { return declared.plugin == plugin; };
+    std::erase_if(models_, byPlugin);
+    std::erase_if(routes_, byPlugin);
+    std::erase_if(rules_, byPlugin);
+    std::erase_if(commands_, byPlugin);
+    std::erase_if(settings_, byPlugin);
+    std::erase_if(filters_, byPlugin);
+    std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });
+    const std::string named = "plugin '" + plugin + "'";
+    std::erase_if(conflicts_, [&](const std::string& c) { return c.find(named) != std::string::npos; });
+}
+
+} // namespace dq::kernel

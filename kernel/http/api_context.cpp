@@ -1,0 +1,82 @@
+// Rules and memberships are loaded once per request, on first use, not per check.
+#include "kernel/http/api_context.h"
+
+#include "kernel/http/listing.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <algorithm>
+
+namespace dq::kernel {
+
+ApiContext::ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store,
+                       sdk::Services& services, const Catalog& catalog, const Serializer& serializer)
+    : request_(request), identity_(std::move(identity)), store_(store), services_(services), catalog_(catalog),
+      serializer_(serializer) {}
+
+const std::vector<sdk::RuleKey>& ApiContext::rules() {
+    if (!rules_) {
+        rules_.emplace();
+        auto source = std::static_pointer_cast<sdk::RuleSource>(catalog_.service(sdk::kRuleSourceService));
+        // Without a rule source (no roles plugin) nobody holds any rule: everything is refused.
+        if (source && identity_.kind)
+            *rules_ = source->rulesOf(store_, identity_);
+    }
+    return *rules_;
+}
+
+const std::vector<sdk::Id>& ApiContext::ownCollaborations() {
+    if (!collaborations_) {
+        collaborations_.emplace();
+        auto membership = std::static_pointer_cast<sdk::Membership>(catalog_.service(sdk::kMembershipService));
+        if (membership && identity_.kind)
+            *collaborations_ = membership->collaborationsOf(store_, identity_.organizationId);
+    }
+    return *collaborations_;
+}
+
+bool ApiContext::holds(const sdk::RuleKey& rule) {
+    const auto& held = rules();
+    return std::find(held.begin(), held.end(), rule) != held.end();
+}
+
+std::optional<sdk::Scope> ApiContext::scope(const std::string& resource, sdk::Operation op) {
+    std::optional<sdk::Scope> widest;
+    for (const auto& r : rules())
+        if (r.resource == resource && r.operation == op && (!widest || r.scope > *widest))
+            widest = r.scope;
+    return widest;
+}
+
+sdk::Scope ApiContext::require(const std::string& resource, sdk::Operation op) {
+    auto s = scope(resource, op);
+    if (!s)
+        throw sdk::Forbidden("You lack the permission to do that!");
+    return *s;
+}
+
+Poco::JSON::Object::Ptr ApiContext::serialize(const std::string& model, const sdk::Record& record) {
+    return serializer_.toJson(store_, model, record);
+}
+
+sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const Render& render) {
+    const auto* decl = catalog_.model(model);
+    if (!decl)
+        throw std::invalid_argument("list of undeclared model '" + model + "'");
+    auto page = readPage(request_);
+    applyFilters(request_, *decl, catalog_.filtersOf(model), base);
+    applySort(request_, *decl, base);
+    auto total = store_.count(model, base);
+    if (page.perPage) {
+        base.limit = *page.perPage;
+        base.offset = (page.page - 1) * *page.perPage;
+    }
+    Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
+    for (const auto& record : store_.select(model, base))
+        items->add(render ? render(record) : Poco::Dynamic::Var(serialize(model, record)));
+    return pageResponse(request_, page, total, items);
+}
+
+std::string ApiContext::link(const std::string& path) const { return serializer_.apiPath() + path; }
+
+} // namespace dq::kernel

@@ -1,0 +1,45 @@
+// The RequestContext handed to route handlers: the request, the caller, the transaction's store,
+// and the kernel's one permission check, serializer and list helper.
+#pragma once
+
+#include "kernel/catalog/catalog.h"
+#include "kernel/http/serializer.h"
+
+#include <dq/sdk/context.h>
+
+#include <optional>
+
+namespace dq::kernel {
+
+class ApiContext : public sdk::RequestContext {
+public:
+    ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store, sdk::Services& services,
+               const Catalog& catalog, const Serializer& serializer);
+
+    const sdk::Request& request() const override { return request_; }
+    const sdk::Identity& identity() const override { return identity_; }
+    sdk::Store& store() override { return store_; }
+    sdk::Services& services() override { return services_; }
+
+    std::optional<sdk::Scope> scope(const std::string& resource, sdk::Operation op) override;
+    sdk::Scope require(const std::string& resource, sdk::Operation op) override;
+    bool holds(const sdk::RuleKey& rule) override;
+    const std::vector<sdk::RuleKey>& rules() override;
+    const std::vector<sdk::Id>& ownCollaborations() override;
+
+    Poco::JSON::Object::Ptr serialize(const std::string& model, const sdk::Record& record) override;
+    sdk::Response list(const std::string& model, sdk::Query base, const Render& render) override;
+    std::string link(const std::string& path) const override;
+
+private:
+    const sdk::Request& request_;
+    sdk::Identity identity_;
+    sdk::Store& store_;
+    sdk::Services& services_;
+    const Catalog& catalog_;
+    const Serializer& serializer_;
+    std::optional<std::vector<sdk::RuleKey>> rules_;
+    std::optional<std::vector<sdk::Id>> collaborations_;
+};
+
+} // namespace dq::kernel

@@ -1,0 +1,370 @@
+// The request path: HTTP → router → auth → transaction → handler → JSON, and the one place where
+// errors become {"msg": ...}. An unexpected exception is a 500 whose details go to the log only.
+#include "kernel/http/api_server.h"
+
+#include "kernel/http/api_context.h"
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Stopwatch.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/Thread.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace dq::kernel {
+
+namespace {
+
+Poco::Logger& accessLog() { return Poco::Logger::get("access"); }
+Poco::Logger& serverLog() { return Poco::Logger::get("http"); }
+
+std::optional<sdk::Method> parseMethod(const std::string& m) {
+    for (auto method : {sdk::Method::Get, sdk::Method::Post, sdk::Method::Put, sdk::Method::Patch, sdk::Method::Delete})
+        if (sdk::toString(method) == m)
+            return method;
+    return std::nullopt;
+}
+
+std::string joinMethods(const std::vector<std::string>& methods) {
+    std::string out;
+    for (const auto& m : methods)
+        out += (out.empty() ? "" : ", ") + m;
+    return out;
+}
+
+/// `last_seen` is written at most once a minute per caller, so reads stay reads.
+class TouchThrottle {
+public:
+    bool due(sdk::ClientKind kind, sdk::Id id) {
+        auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(mutex_);
+        auto& last = seen_[{static_cast<int>(kind), id}];
+        if (last.time_since_epoch().count() != 0 && now - last < std::chrono::seconds(60))
+            return false;
+        last = now;
+        return true;
+    }
+
+private:
+    std::mutex mutex_;
+    std::map<std::pair<int, sdk::Id>, std::chrono::steady_clock::time_point> seen_;
+};
+
+TouchThrottle& touchThrottle() {
+    static TouchThrottle throttle;
+    return throttle;
+}
+
+} // namespace
+
+sdk::Response errorResponse(int status, const std::string& message, const std::map<std::string, std::string>& errors) {
+    Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+    body->set("msg", message);
+    if (!errors.empty()) {
+        Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+        for (const auto& [field, reason] : errors)
+            e->set(field, reason);
+        body->set("errors", e);
+    }
+    return sdk::Response::json(body, status);
+}
+
+// ---- The Poco side ----
+
+struct ApiServer::Running {
+    std::unique_ptr<Poco::Net::HTTPServer> server;
+    int port = 0;
+};
+
+class ApiServer::Connection : public Poco::Net::HTTPRequestHandler {
+public:
+    explicit Connection(ApiServer& api) : api_(api) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& httpRequest, Poco::Net::HTTPServerResponse& httpResponse) override {
+        Poco::Stopwatch watch;
+        watch.start();
+        sdk::Response response;
+        sdk::Request request;
+        try {
+            response = read(httpRequest, request);
+            if (response.status == 0)
+                response = api_.handle(request);
+        } catch (const sdk::HttpError& e) {
+            response = errorResponse(e.status(), e.what(), e.errors());
+        } catch (const std::exception& e) {
+            serverLog().error("reading request %s %s failed: %s", httpRequest.getMethod(), httpRequest.getURI(),
+                              std::string(e.what()));
+            response = errorResponse(400, "The request could not be read: malformed HTTP");
+        }
+        std::string body;
+        if (!response.body.isEmpty()) {
+            std::ostringstream out;
+            Poco::JSON::Stringifier::condense(response.body, out);
+            body = out.str();
+        }
+        httpResponse.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
+        httpResponse.setContentType("application/json");
+        httpResponse.set("Access-Control-Allow-Origin", "*");
+        httpResponse.set("Access-Control-Expose-Headers", "total-count, Link, jwt-token");
+        for (const auto& [name, value] : response.headers)
+            httpResponse.set(name, value);
+        httpResponse.setContentLength(static_cast<std::streamsize>(body.size()));
+        try {
+            httpResponse.send() << body;
+        } catch (const Poco::Exception&) {
+            // The client went away; nothing to answer.
+        }
+        accessLog().information("%s %s %s %d %z %Ldms", httpRequest.clientAddress().host().toString(),
+                                httpRequest.getMethod(), httpRequest.getURI(), response.status, body.size(),
+                                static_cast<Poco::Int64>(watch.elapsed() / 1000));
+    }
+
+private:
+    /// Fills `request`; returns a response with status 0 when the request should be dispatched.
+    sdk::Response read(Poco::Net::HTTPServerRequest& http, sdk::Request& request) {
+        Poco::URI uri(http.getURI());
+        request.fullPath = uri.getPath();
+        for (const auto& [key, value] : uri.getQueryParameters())
+            request.queryParams.emplace(key, value);
+        for (const auto& [name, value] : http) {
+            std::string lower = Poco::toLower(name);
+            request.headers[lower] = value;
+        }
+        request.contentType = http.getContentType();
+        request.clientAddress = http.clientAddress().host().toString();
+
+        if (http.getMethod() == "OPTIONS") {
+            // CORS preflight: any origin, the methods and headers the UI and clients use.
+            sdk::Response r;
+            r.status = 200;
+            r.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+            r.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type";
+            r.headers["Access-Control-Max-Age"] = "86400";
+            return r;
+        }
+        auto method = parseMethod(http.getMethod());
+        if (!method)
+            return errorResponse(405, "The method " + http.getMethod() + " is not allowed for the requested URL.");
+        request.method = *method;
+
+        const auto& limit = api_.env_.maxBodyBytes;
+        if (http.hasContentLength() && http.getContentLength64() > static_cast<Poco::Int64>(limit))
+            return errorResponse(413, "Request body too large: " + std::to_string(http.getContentLength64()) +
+                                          " bytes, the limit is " + std::to_string(limit) + " bytes (max_body_size)");
+        std::string body;
+        // Without a length or chunking there is no body; reading would wait for the client.
+        if (!http.hasContentLength() && !http.getChunkedTransferEncoding()) {
+            request.body.clear();
+            return sdk::Response{0, {}, {}};
+        }
+        auto& in = http.stream();
+        char buffer[8192];
+        while (in.good()) {
+            in.read(buffer, sizeof buffer);
+            body.append(buffer, static_cast<std::size_t>(in.gcount()));
+            if (body.size() > limit)
+                return errorResponse(413, "Request body too large: the limit is " + std::to_string(limit) +
+                                              " bytes (max_body_size)");
+        }
+        request.body = std::move(body);
+        return sdk::Response{0, {}, {}};
+    }
+
+    ApiServer& api_;
+};
+
+class ApiServer::ConnectionFactory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    explicit ConnectionFactory(ApiServer& api) : api_(api) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Connection(api_);
+    }
+
+private:
+    ApiServer& api_;
+};
+
+// ---- The request path ----
+
+ApiServer::ApiServer(ApiEnvironment env, Router router)
+    : env_(std::move(env)), router_(std::move(router)), serializer_(*env_.catalog, router_, env_.apiPath) {}
+
+ApiServer::~ApiServer() { stop(0); }
+
+void ApiServer::start(const ListenSettings& listen) {
+    auto params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(listen.threads);
+    params->setMaxQueued(1024);
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(1000);
+    params->setKeepAliveTimeout(Poco::Timespan(15, 0));
+    params->setTimeout(Poco::Timespan(60, 0));
+    Poco::Net::ServerSocket socket;
+    try {
+        socket.bind(Poco::Net::SocketAddress(listen.ip, static_cast<Poco::UInt16>(listen.port)), true);
+        socket.listen(256);
+    } catch (const Poco::Exception& e) {
+        throw std::runtime_error("cannot listen on " + listen.ip + ":" + std::to_string(listen.port) + ": " +
+                                 e.displayText() + " (is another server using the port? change `port` in the config)");
+    }
+    running_ = std::make_unique<Running>();
+    running_->port = socket.address().port();
+    // The server's own pool: Poco's default pool is shared and capped at 16 threads.
+    static std::mutex poolMutex;
+    std::lock_guard lock(poolMutex);
+    running_->server = std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), socket, params);
+    running_->server->start();
+}
+
+void ApiServer::stop(int graceSeconds) {
+    if (!running_)
+        return;
+    running_->server->stop();
+    for (int waited = 0; waited < graceSeconds * 10 && running_->server->currentConnections() > 0; ++waited)
+        Poco::Thread::sleep(100);
+    running_->server->stopAll(true);
+    running_.reset();
+}
+
+int ApiServer::port() const { return running_ ? running_->port : 0; }
+
+sdk::Response ApiServer::handle(sdk::Request& request) {
+    const auto& api = env_.apiPath;
+    const std::string& full = request.fullPath;
+    bool underApi = full == api || (full.size() > api.size() && full.compare(0, api.size(), api) == 0 &&
+                                    full[api.size()] == '/');
+    if (!underApi)
+        return errorResponse(404, "The requested URL " + full + " was not found on this server.");
+    request.path = full.substr(api.size());
+    if (request.path.empty())
+        request.path = "/";
+    auto match = router_.match(request.method, request.path);
+    if (!match)
+        return errorResponse(404, "The requested URL " + full + " was not found on this server.");
+    if (!match->route) {
+        auto r = errorResponse(405, "The method " + sdk::toString(request.method) +
+                                        " is not allowed for " + full + "; allowed: " +
+                                        joinMethods(match->allowedMethods));
+        r.headers["Allow"] = joinMethods(match->allowedMethods);
+        return r;
+    }
+    request.pathParams = match->params;
+    try {
+        return dispatch(request, *match->route);
+    } catch (const sdk::HttpError& e) {
+        return errorResponse(e.status(), e.what(), e.errors());
+    } catch (const std::exception& e) {
+        serverLog().error("%s %s (plugin %s) failed: %s", sdk::toString(request.method), full, match->route->plugin,
+                          std::string(e.what()));
+        return errorResponse(500, "An unexpected error occurred on the server; the server log has the details.");
+    } catch (...) {
+        serverLog().error("%s %s (plugin %s) failed with an unknown exception", sdk::toString(request.method), full,
+                          match->route->plugin);
+        return errorResponse(500, "An unexpected error occurred on the server; the server log has the details.");
+    }
+}
+
+sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& route, sdk::Store& store) {
+    sdk::Identity identity;
+    if (route.decl.allowed.empty() && !route.decl.refreshToken)
+        return identity;
+    auto header = request.header("authorization");
+    if (!header)
+        throw sdk::Unauthorized("Missing Authorization Header");
+    const std::string prefix = "Bearer ";
+    if (header->compare(0, prefix.size(), prefix) != 0)
+        throw sdk::Unprocessable("Bad Authorization header. Expected 'Authorization: Bearer <JWT>'");
+    auto token = env_.tokens->verify(header->substr(prefix.size()));
+    if (route.decl.refreshToken && token.type != "refresh")
+        throw sdk::Unprocessable("Only refresh tokens are allowed");
+    if (!route.decl.refreshToken && token.type != "access")
+        throw sdk::Unprocessable("Only non-refresh tokens are allowed");
+
+    const auto& sub = token.claims->get("sub");
+    if (token.clientType == "container") {
+        if (sub.type() != typeid(Poco::JSON::Object::Ptr))
+            throw sdk::Unprocessable("Invalid container token: its subject is not an identity object");
+        auto s = sub.extract<Poco::JSON::Object::Ptr>();
+        identity.kind = sdk::ClientKind::Container;
+        identity.id = s->optValue<Poco::Int64>("node_id", 0);
+        identity.organizationId = s->optValue<Poco::Int64>("organization_id", 0);
+        identity.collaborationId = s->optValue<Poco::Int64>("collaboration_id", 0);
+        identity.taskId = s->optValue<Poco::Int64>("task_id", 0);
+        identity.image = s->optValue<std::string>("image", "");
+        identity.database = s->optValue<std::string>("database", "");
+        identity.name = "container of task " + std::to_string(*identity.taskId);
+    } else {
+        sdk::ClientKind kind;
+        const char* serviceName;
+        if (token.clientType == "user") {
+            kind = sdk::ClientKind::User;
+            serviceName = sdk::kUserIdentityService;
+        } else if (token.clientType == "node") {
+            kind = sdk::ClientKind::Node;
+            serviceName = sdk::kNodeIdentityService;
+        } else {
+            throw sdk::Unprocessable("Invalid token: unknown client type '" + token.clientType + "'");
+        }
+        if (!sub.isInteger())
+            throw sdk::Unprocessable("Invalid token: subject is not an id");
+        auto id = sub.convert<Poco::Int64>();
+        auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(serviceName));
+        auto resolved = provider ? provider->resolve(store, id) : std::nullopt;
+        if (!resolved)
+            throw sdk::Unauthorized("Error loading the " + token.clientType + " " + std::to_string(id));
+        identity = *resolved;
+        identity.kind = kind;
+    }
+    bool allowed = route.decl.refreshToken;
+    for (auto k : route.decl.allowed)
+        allowed = allowed || identity.is(k);
+    if (!allowed) {
+        std::string who;
+        for (auto k : route.decl.allowed)
+            who += (who.empty() ? "" : ", ") + sdk::toString(k) + "s";
+        throw sdk::BadRequest("This endpoint is only for " + who + ", not for " + token.clientType + "s");
+    }
+    return identity;
+}
+
+sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
+    auto access = request.method == sdk::Method::Get ? Database::Access::Read : Database::Access::Write;
+    sdk::Identity identity;
+    if (!route.decl.allowed.empty() || route.decl.refreshToken)
+        env_.database->transaction([&](sdk::Store& store) { identity = authenticate(request, route, store); },
+                                   Database::Access::Read);
+    if ((identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) &&
+        touchThrottle().due(*identity.kind, identity.id)) {
+        auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
+            identity.is(sdk::ClientKind::User) ? sdk::kUserIdentityService : sdk::kNodeIdentityService));
+        env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); });
+    }
+    sdk::Response response;
+    EventBus::Hold hold(*env_.events);
+    env_.database->transaction(
+        [&](sdk::Store& store) {
+            ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog, serializer_);
+            response = route.decl.handler(context);
+        },
+        access);
+    hold.commit();
+    return response;
+}
+
+} // namespace dq::kernel

@@ -1,0 +1,71 @@
+// The HTTP API: Poco HTTPServer (thread pool, keep-alive) in front of the router. One place turns
+// requests into handler calls (auth, transaction, events) and errors into {"msg": ...}.
+#pragma once
+
+#include "kernel/auth/token_service.h"
+#include "kernel/catalog/catalog.h"
+#include "kernel/db/database.h"
+#include "kernel/events/event_bus.h"
+#include "kernel/http/router.h"
+#include "kernel/http/serializer.h"
+
+#include <dq/sdk/services.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace dq::kernel {
+
+struct ApiEnvironment {
+    const Catalog* catalog = nullptr;
+    Database* database = nullptr;
+    TokenService* tokens = nullptr;
+    EventBus* events = nullptr;
+    /// The Services of the plugin that owns a route (handlers get their own plugin's services).
+    std::function<sdk::Services&(const std::string& plugin)> servicesOf;
+    std::string apiPath = "/api";
+    std::size_t maxBodyBytes = 1024 * 1024;
+};
+
+struct ListenSettings {
+    std::string ip = "127.0.0.1";
+    int port = 5000; ///< 0: the OS picks one (tests)
+    int threads = 16;
+};
+
+class ApiServer {
+public:
+    ApiServer(ApiEnvironment env, Router router);
+    ~ApiServer();
+
+    /// Binds and starts serving; throws std::runtime_error naming the address when it cannot bind.
+    void start(const ListenSettings& listen);
+    /// Stops accepting, lets in-flight requests finish (up to `graceSeconds`), then closes.
+    void stop(int graceSeconds = 10);
+    int port() const;
+
+    const Router& router() const { return router_; }
+    const Serializer& serializer() const { return serializer_; }
+
+    /// The whole request path without the network (the HTTP handler calls this too).
+    sdk::Response handle(sdk::Request& request);
+
+private:
+    class Connection;
+    class ConnectionFactory;
+    sdk::Response dispatch(sdk::Request& request, const Route& route);
+    sdk::Identity authenticate(const sdk::Request& request, const Route& route, sdk::Store& store);
+
+    ApiEnvironment env_;
+    Router router_;
+    Serializer serializer_;
+    struct Running;
+    std::unique_ptr<Running> running_;
+};
+
+/// Renders an error the one way: `{"msg": ..., "errors": {...}}`.
+sdk::Response errorResponse(int status, const std::string& message,
+                            const std::map<std::string, std::string>& errors = {});
+
+} // namespace dq::kernel

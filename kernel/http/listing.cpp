@@ -1,0 +1,216 @@
+// Pagination links follow vantage6: request path + the query with page=N; a link whose page would
+// be 0 or does not exist is left out.
+#include "kernel/http/listing.h"
+
+#include <Poco/NumberParser.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+
+namespace dq::kernel {
+
+namespace {
+
+std::int64_t positive(const sdk::Request& request, const std::string& name) {
+    auto text = request.query(name);
+    Poco::Int64 value = 0;
+    if (!Poco::NumberParser::tryParse64(*text, value) || value <= 0)
+        throw sdk::BadRequest("Query parameter '" + name + "' must be a positive integer, got '" + *text + "'",
+                              {{name, "expected a positive integer"}});
+    return value;
+}
+
+std::string pageLink(const sdk::Request& request, std::int64_t page) {
+    std::string query;
+    bool pageSet = false;
+    for (const auto& [key, value] : request.queryParams) {
+        std::string v = key == "page" ? std::to_string(page) : value;
+        pageSet = pageSet || key == "page";
+        std::string ek, ev;
+        Poco::URI::encode(key, "&=+#?", ek);
+        Poco::URI::encode(v, "&=+#?", ev);
+        query += (query.empty() ? "" : "&") + ek + "=" + ev;
+    }
+    if (!pageSet)
+        query += std::string(query.empty() ? "" : "&") + "page=" + std::to_string(page);
+    return request.fullPath + "?" + query;
+}
+
+sdk::Value typedValue(const sdk::ModelDecl& model, const std::string& column, const std::string& param,
+                      const std::string& text) {
+    sdk::FieldType type = sdk::FieldType::Text;
+    if (column == "id" || model.findReference(column))
+        type = sdk::FieldType::Integer;
+    else if (const auto* f = model.findField(column))
+        type = f->type;
+    switch (type) {
+    case sdk::FieldType::Integer: {
+        Poco::Int64 v = 0;
+        if (!Poco::NumberParser::tryParse64(text, v))
+            throw sdk::BadRequest("Filter '" + param + "' expects an integer, got '" + text + "'",
+                                  {{param, "expected an integer"}});
+        return v;
+    }
+    case sdk::FieldType::Boolean: {
+        std::string t = text;
+        std::transform(t.begin(), t.end(), t.begin(), ::tolower);
+        if (t == "1" || t == "true")
+            return true;
+        if (t == "0" || t == "false")
+            return false;
+        throw sdk::BadRequest("Filter '" + param + "' expects true, false, 1 or 0, got '" + text + "'",
+                              {{param, "expected a boolean"}});
+    }
+    case sdk::FieldType::Real: {
+        double v = 0;
+        if (!Poco::NumberParser::tryParseFloat(text, v))
+            throw sdk::BadRequest("Filter '" + param + "' expects a number, got '" + text + "'",
+                                  {{param, "expected a number"}});
+        return v;
+    }
+    default: return text;
+    }
+}
+
+} // namespace
+
+PageRequest readPage(const sdk::Request& request) {
+    PageRequest p;
+    if (request.query("page")) {
+        p.page = positive(request, "page");
+        p.perPage = 10;
+    }
+    if (request.query("per_page"))
+        p.perPage = positive(request, "per_page");
+    return p;
+}
+
+void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
+                  const std::vector<sdk::FilterDecl>& filters, sdk::Query& query) {
+    for (const auto& filter : filters) {
+        auto values = request.queryAll(filter.param);
+        if (values.empty())
+            continue;
+        if (!filter.repeatable)
+            values.resize(1);
+        const std::string column = filter.column.empty() ? filter.param : filter.column;
+        std::vector<sdk::Condition> alternatives;
+        for (const auto& text : values) {
+            switch (filter.kind) {
+            case sdk::FilterDecl::Kind::Equal:
+                alternatives.push_back(sdk::Condition::equal(column, typedValue(model, column, filter.param, text)));
+                break;
+            case sdk::FilterDecl::Kind::Like: alternatives.push_back(sdk::Condition::like(column, text)); break;
+            case sdk::FilterDecl::Kind::From:
+            case sdk::FilterDecl::Kind::Till: {
+                auto stamp = sdk::parseDateTime(text);
+                if (!stamp)
+                    throw sdk::BadRequest("Filter '" + filter.param +
+                                              "' expects an ISO 8601 date or date-time, got '" + text + "'",
+                                          {{filter.param, "expected an ISO 8601 date-time"}});
+                // A bare date as upper bound means the whole day.
+                if (filter.kind == sdk::FilterDecl::Kind::Till && text.size() == 10)
+                    stamp = stamp->substr(0, 11) + "23:59:59.999999";
+                sdk::Condition c;
+                c.op = filter.kind == sdk::FilterDecl::Kind::From ? sdk::Condition::Op::GreaterOrEqual
+                                                                   : sdk::Condition::Op::LessOrEqual;
+                c.column = column;
+                c.value = *stamp;
+                alternatives.push_back(c);
+                break;
+            }
+            case sdk::FilterDecl::Kind::Sql: {
+                auto placeholders = std::count(filter.sql.begin(), filter.sql.end(), '?');
+                std::vector<sdk::Value> params(placeholders, sdk::Value(text));
+                Poco::Int64 asInt = 0;
+                if (Poco::NumberParser::tryParse64(text, asInt))
+                    params.assign(placeholders, sdk::Value(asInt));
+                alternatives.push_back(sdk::Condition::raw("(" + filter.sql + ")", params));
+                break;
+            }
+            }
+        }
+        if (alternatives.size() == 1) {
+            query.add(alternatives.front());
+            continue;
+        }
+        // Repeated parameters are ORed: fold them into one raw condition over IN for equality.
+        std::vector<sdk::Value> vs;
+        for (const auto& a : alternatives)
+            vs.push_back(a.value);
+        if (filter.kind == sdk::FilterDecl::Kind::Equal) {
+            query.add(sdk::Condition::in(column, vs));
+        } else {
+            std::string sql;
+            std::vector<sdk::Value> params;
+            for (const auto& a : alternatives) {
+                sql += (sql.empty() ? "" : " OR ") + (a.op == sdk::Condition::Op::Sql ? a.sql : column + " LIKE ?");
+                if (a.op == sdk::Condition::Op::Sql)
+                    params.insert(params.end(), a.values.begin(), a.values.end());
+                else
+                    params.push_back(a.value);
+            }
+            query.add(sdk::Condition::raw("(" + sql + ")", params));
+        }
+    }
+}
+
+void applySort(const sdk::Request& request, const sdk::ModelDecl& model, sdk::Query& query) {
+    auto sort = request.query("sort");
+    if (!sort)
+        return;
+    std::vector<std::string> order;
+    std::string item;
+    std::string text = *sort + ",";
+    for (char c : text) {
+        if (c != ',') {
+            item += c;
+            continue;
+        }
+        if (item.empty())
+            continue;
+        std::string column = item[0] == '-' ? item.substr(1) : item;
+        const auto* field = model.findField(column);
+        if (column != "id" && (!field || field->secret) && !model.findReference(column))
+            throw sdk::BadRequest("Cannot sort by '" + column + "': not a field of " + model.name(),
+                                  {{"sort", "unknown field '" + column + "'"}});
+        order.push_back(item);
+        item.clear();
+    }
+    query.orderBy = order;
+}
+
+sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
+                           Poco::JSON::Array::Ptr items) {
+    std::int64_t perPage = page.perPage.value_or(std::max<std::int64_t>(total, 1));
+    std::int64_t last = std::max<std::int64_t>(1, (total + perPage - 1) / perPage);
+    std::vector<std::pair<std::string, std::int64_t>> links{{"first", 1}};
+    if (page.page > 1)
+        links.push_back({"previous", page.page - 1});
+    links.push_back({"self", page.page});
+    if (page.page < last)
+        links.push_back({"next", page.page + 1});
+    links.push_back({"last", last});
+
+    std::string header;
+    Poco::JSON::Object::Ptr linkObject = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [rel, n] : links) {
+        auto url = pageLink(request, n);
+        header += (header.empty() ? "" : ",") + ("<" + url + ">; rel=" + rel);
+        linkObject->set(rel, url);
+    }
+    sdk::Response response;
+    if (request.includes("metadata")) {
+        Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        body->set("data", items);
+        body->set("links", linkObject);
+        response.body = body;
+    } else {
+        response.body = items;
+    }
+    response.headers["total-count"] = std::to_string(total);
+    response.headers["Link"] = header;
+    return response;
+}
+
+} // namespace dq::kernel

@@ -1,0 +1,89 @@
+// Serialization rules of vantage6 (marshmallow-sqlalchemy 0.15): no *_id columns, relations as
+// links or ids, to-many lists null when empty.
+#include "kernel/http/serializer.h"
+
+#include <dq/sdk/http.h>
+
+#include <Poco/JSON/Array.h>
+
+namespace dq::kernel {
+
+Serializer::Serializer(const Catalog& catalog, const Router& router, std::string apiPath)
+    : catalog_(catalog), router_(router), apiPath_(std::move(apiPath)) {}
+
+Poco::Dynamic::Var Serializer::fieldValue(const sdk::Field& field, const sdk::Value& value) {
+    if (value.isEmpty())
+        return Poco::Dynamic::Var();
+    switch (field.type) {
+    case sdk::FieldType::Boolean:
+        if (value.isString())
+            return value.extract<std::string>() == "1" || value.extract<std::string>() == "true";
+        return value.convert<Poco::Int64>() != 0;
+    case sdk::FieldType::DateTime: return sdk::renderDateTime(value.convert<std::string>());
+    case sdk::FieldType::Integer: return value.convert<Poco::Int64>();
+    case sdk::FieldType::Real: return value.convert<double>();
+    case sdk::FieldType::Text: return value.convert<std::string>();
+    }
+    return value;
+}
+
+Poco::Dynamic::Var Serializer::link(const std::string& model, sdk::Id id) const {
+    const auto* decl = catalog_.model(model);
+    if (!decl || decl->resourcePath().empty())
+        return static_cast<Poco::Int64>(id);
+    Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
+    obj->set("id", static_cast<Poco::Int64>(id));
+    obj->set("link", apiPath_ + decl->resourcePath() + "/" + std::to_string(id));
+    Poco::JSON::Array::Ptr methods = new Poco::JSON::Array;
+    for (const auto& m : router_.methodsFor(decl->resourcePath() + "/<id>"))
+        methods->add(m);
+    obj->set("methods", methods);
+    return obj;
+}
+
+Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string& model,
+                                           const sdk::Record& record) const {
+    const auto* decl = catalog_.model(model);
+    if (!decl)
+        throw std::invalid_argument("no model '" + model + "' is declared");
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("id", static_cast<Poco::Int64>(record.id));
+    for (const auto& field : decl->fields()) {
+        if (field.secret)
+            continue;
+        out->set(field.name, fieldValue(field, record.get(field.name)));
+    }
+    for (const auto& rel : catalog_.relationsOf(model)) {
+        if (rel.style == sdk::RelationStyle::Hidden)
+            continue;
+        auto render = [&](sdk::Id id) {
+            return rel.style == sdk::RelationStyle::Id ? Poco::Dynamic::Var(static_cast<Poco::Int64>(id))
+                                                       : link(rel.target, id);
+        };
+        if (rel.kind == RelationView::Kind::ToOne) {
+            auto id = record.integer(rel.column);
+            out->set(rel.name, id ? render(*id) : Poco::Dynamic::Var());
+            continue;
+        }
+        std::vector<sdk::Id> ids;
+        if (rel.kind == RelationView::Kind::ToMany) {
+            sdk::Query q;
+            q.add(sdk::Condition::equal(rel.column, static_cast<Poco::Int64>(record.id)));
+            for (const auto& r : store.select(rel.target, q))
+                ids.push_back(r.id);
+        } else {
+            ids = store.associated(model, record.id, rel.name);
+        }
+        if (ids.empty()) {
+            out->set(rel.name, Poco::Dynamic::Var());
+            continue;
+        }
+        Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+        for (auto id : ids)
+            list->add(render(id));
+        out->set(rel.name, list);
+    }
+    return out;
+}
+
+} // namespace dq::kernel

@@ -1,0 +1,31 @@
+// The one serializer: a record of any declared model as vantage6 shows it, with HATEOAS links for
+// every relation, including back-references declared by other loaded plugins.
+#pragma once
+
+#include "kernel/catalog/catalog.h"
+#include "kernel/http/router.h"
+
+#include <dq/sdk/store.h>
+
+#include <Poco/JSON/Object.h>
+
+namespace dq::kernel {
+
+class Serializer {
+public:
+    Serializer(const Catalog& catalog, const Router& router, std::string apiPath);
+
+    Poco::JSON::Object::Ptr toJson(sdk::Store& store, const std::string& model, const sdk::Record& record) const;
+    /// `{"id", "link", "methods"}` for a row of `model`, or the raw id when the model has no resource.
+    Poco::Dynamic::Var link(const std::string& model, sdk::Id id) const;
+    /// A field value as JSON (DateTime with +00:00, Boolean as bool).
+    static Poco::Dynamic::Var fieldValue(const sdk::Field& field, const sdk::Value& value);
+    const std::string& apiPath() const { return apiPath_; }
+
+private:
+    const Catalog& catalog_;
+    const Router& router_;
+    std::string apiPath_;
+};
+
+} // namespace dq::kernel

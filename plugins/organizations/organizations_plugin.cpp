@@ -1,0 +1,51 @@
+// Entry of the organizations plugin: what it is, its model, its rules, its routes, its commands.
+#include "organizations.h"
+
+namespace dq::plugins::organizations {
+
+using sdk::Field;
+using sdk::FieldType;
+using sdk::Operation;
+using sdk::Scope;
+
+class OrganizationsPlugin : public sdk::Plugin {
+public:
+    sdk::PluginInfo info() const override {
+        return {"organizations", "1.0.0", "Organizations: the parties that join collaborations and run nodes", {}};
+    }
+
+    void declare(sdk::Registry& registry) override {
+        registry.model(sdk::ModelDecl(kModel)
+                           .resource("/organization")
+                           .description("An organization that joins collaborations and runs nodes")
+                           .field(Field{"name", FieldType::Text})
+                           .field(Field{"domain", FieldType::Text})
+                           .field(Field{"address1", FieldType::Text})
+                           .field(Field{"address2", FieldType::Text})
+                           .field(Field{"zipcode", FieldType::Text})
+                           .field(Field{"country", FieldType::Text})
+                           // Base64 as the client sent it: vantage6 stores the decoded bytes and
+                           // shows them encoded again, so clients see the same text either way.
+                           .field(Field{"public_key", FieldType::Text}));
+
+        // The order is part of the wire contract: it gives the rule ids of a fresh database.
+        registry.rule({kResource, Scope::Global, Operation::View, "View any organization"});
+        registry.rule({kResource, Scope::Organization, Operation::View,
+                       "View your own organization", true, true});
+        registry.rule({kResource, Scope::Collaboration, Operation::View,
+                       "View collaborating organizations", true, true});
+        registry.rule({kResource, Scope::Global, Operation::Edit, "Edit any organization"});
+        registry.rule({kResource, Scope::Organization, Operation::Edit, "Edit your own organization", true});
+        registry.rule({kResource, Scope::Global, Operation::Create, "Create a new organization"});
+
+        registry.filter(kModel, {"name", sdk::FilterDecl::Kind::Like});
+        registry.filter(kModel, {"country", sdk::FilterDecl::Kind::Equal});
+
+        declareRoutes(registry);
+        declareCommands(registry);
+    }
+};
+
+} // namespace dq::plugins::organizations
+
+DQ_PLUGIN(dq::plugins::organizations::OrganizationsPlugin)

@@ -1,0 +1,57 @@
+// RequestContext: what a route handler gets. The request, the caller, a store bound to the
+// request's transaction, the one permission check, the one serializer and the one list helper.
+#pragma once
+
+#include "dq/sdk/http.h"
+#include "dq/sdk/permission.h"
+#include "dq/sdk/services.h"
+#include "dq/sdk/store.h"
+
+#include <Poco/JSON/Object.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace dq::sdk {
+
+class RequestContext {
+public:
+    virtual ~RequestContext() = default;
+
+    virtual const Request& request() const = 0;
+    virtual const Identity& identity() const = 0;
+    /// Bound to this request's transaction: committed when the handler returns, rolled back when
+    /// it throws. Handlers never commit themselves.
+    virtual Store& store() = 0;
+    virtual Services& services() = 0;
+
+    // ---- Permissions ----
+
+    /// The widest scope at which the caller holds (resource, operation), or nullopt.
+    virtual std::optional<Scope> scope(const std::string& resource, Operation op) = 0;
+    /// Like scope(), but throws Forbidden ("You lack the permission to do that!") when nothing is held.
+    virtual Scope require(const std::string& resource, Operation op) = 0;
+    virtual bool holds(const RuleKey& rule) = 0;
+    /// Every rule the caller holds (loaded once per request).
+    virtual const std::vector<RuleKey>& rules() = 0;
+    /// Collaborations of the caller's organization (empty without the membership service).
+    virtual const std::vector<Id>& ownCollaborations() = 0;
+
+    // ---- Responses ----
+
+    /// The model's JSON: id, non-secret fields, relation links (including back-references of other
+    /// loaded plugins), as vantage6 shows them.
+    virtual Poco::JSON::Object::Ptr serialize(const std::string& model, const Record& record) = 0;
+
+    using Render = std::function<Poco::Dynamic::Var(const Record&)>;
+    /// A paginated list response of `model`: applies `base` (the caller's scope), the filters
+    /// declared for the model (its own and those other plugins add), `page`/`per_page`/`sort`/
+    /// `include=metadata`, and the `total-count` / `Link` headers. `render` defaults to serialize().
+    virtual Response list(const std::string& model, Query base, const Render& render = nullptr) = 0;
+
+    /// "/api/organization/3": a link path under the configured api_path.
+    virtual std::string link(const std::string& path) const = 0;
+};
+
+} // namespace dq::sdk

@@ -1,0 +1,122 @@
+// The plugin contract: info(), declare(Registry&), start(Services&), stop(), and the DQ_PLUGIN
+// macro that exports a plugin's factory together with the SDK ABI version it was built against.
+#pragma once
+
+#include "dq/sdk/cli.h"
+#include "dq/sdk/context.h"
+#include "dq/sdk/http.h"
+#include "dq/sdk/model.h"
+#include "dq/sdk/permission.h"
+#include "dq/sdk/services.h"
+#include "dq/sdk/version.h"
+
+#include <boost/config.hpp>
+#include <boost/dll/alias.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dq::sdk {
+
+struct PluginInfo {
+    std::string name; ///< unique, lower-case, used in the config (`plugins.enabled`) and logs
+    std::string version;
+    std::string description;
+    /// Names of plugins that must be loaded (and started) first. Not called `requires`: that is a
+    /// C++20 keyword.
+    std::vector<std::string> dependencies;
+};
+
+using Handler = std::function<Response(RequestContext&)>;
+
+struct RouteDecl {
+    Method method = Method::Get;
+    /// Below api_path, with parameters in angle brackets: "/organization/<id>".
+    std::string path;
+    /// Who may call it; empty means public (no token needed).
+    std::vector<ClientKind> allowed;
+    Handler handler;
+    std::string summary;
+    /// Needs a refresh token instead of an access token (`/token/refresh`); access tokens get 422.
+    bool refreshToken = false;
+};
+
+/// A list filter: `?param=value` on a model's list. Plugins may add filters to other plugins'
+/// models (collaborations adds `collaboration_id` to organization).
+struct FilterDecl {
+    enum class Kind {
+        Equal,   ///< column = value (integers and booleans parsed; bad values are a 400)
+        Like,    ///< column LIKE value (the caller supplies % and _)
+        From,    ///< column >= ISO date-time
+        Till,    ///< column <= ISO date-time
+        Sql,     ///< `sql` with one `?` per occurrence, bound to the value (e.g. a sub-select)
+    };
+    std::string param;
+    Kind kind = Kind::Equal;
+    std::string column; ///< default: param
+    std::string sql;
+    bool repeatable = false; ///< `?param=a&param=b` ORs the values
+};
+
+/// A setting a plugin reads. `key` is relative to the plugin's section `plugins.settings.<name>`;
+/// `legacyPath` is where vantage6 configs keep it at the top of an environment (e.g. "smtp.server").
+struct SettingDecl {
+    enum class Type { Text, Integer, Boolean, List };
+    std::string key;
+    Type type = Type::Text;
+    std::string defaultValue; ///< textual default; empty and not required: unset
+    std::string description;
+    std::string legacyPath;
+    /// Extra validation: returns "" when fine, else what was expected ("an integer 1-65535").
+    std::function<std::string(const std::string&)> validate;
+    bool required = false;
+};
+
+/// The declare-phase handle. Everything a plugin contributes is declared here, explicitly; the
+/// kernel freezes the registry afterwards (later calls throw).
+class Registry {
+public:
+    virtual ~Registry() = default;
+    virtual void model(ModelDecl model) = 0;
+    virtual void route(RouteDecl route) = 0;
+    virtual void rule(RuleDecl rule) = 0;
+    virtual void command(CommandDecl command) = 0;
+    virtual void setting(SettingDecl setting) = 0;
+    virtual void filter(const std::string& model, FilterDecl filter) = 0;
+    /// A capability for other plugins and the kernel, under a well-known name (see services.h).
+    virtual void provide(const std::string& name, std::shared_ptr<Service> service) = 0;
+};
+
+class Plugin {
+public:
+    virtual ~Plugin() = default;
+    virtual PluginInfo info() const = 0;
+    virtual void declare(Registry& registry) = 0;
+    /// After the schema is migrated. Throwing refuses the server start.
+    virtual void start(Services& services) { (void)services; }
+    /// In reverse start order, before the library is unloaded.
+    virtual void stop() {}
+};
+
+using PluginFactory = std::shared_ptr<Plugin>();
+
+} // namespace dq::sdk
+
+#define DQ_SDK_STRINGIFY2(x) #x
+#define DQ_SDK_STRINGIFY(x) DQ_SDK_STRINGIFY2(x)
+#define DQ_SDK_CONCAT3(a, b, c) a##b##c
+#define DQ_SDK_ABI_SYMBOL(major, minor) DQ_SDK_CONCAT3(dq_sdk_abi_##major, _, minor)
+#define DQ_SDK_ABI_SYMBOL_EXPAND(major, minor) DQ_SDK_ABI_SYMBOL(major, minor)
+
+/// Exports a plugin: `DQ_PLUGIN(dq::plugins::organizations::OrganizationsPlugin)` once, in the entry
+/// file. It exports the factory `dq_plugin_create` and a marker `dq_sdk_abi_<major>_<minor>` in the
+/// "dqplugin" section, which the kernel reads without loading the library.
+#define DQ_PLUGIN(PluginType)                                                                            \
+    namespace {                                                                                          \
+    std::shared_ptr<::dq::sdk::Plugin> dqPluginCreate() { return std::make_shared<PluginType>(); }       \
+    const int dqPluginAbi = ::dq::sdk::kAbiMajor * 1000 + ::dq::sdk::kAbiMinor;                          \
+    }                                                                                                    \
+    BOOST_DLL_ALIAS_SECTIONED(dqPluginCreate, dq_plugin_create, dqplugin)                                \
+    BOOST_DLL_ALIAS_SECTIONED(dqPluginAbi, DQ_SDK_ABI_SYMBOL_EXPAND(DQ_SDK_ABI_MAJOR, DQ_SDK_ABI_MINOR), dqplugin)

@@ -1,0 +1,233 @@
+// Request accessors, message responses, JSON body validation and ISO 8601 date-times.
+#include "dq/sdk/http.h"
+
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/NumberParser.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace dq::sdk {
+
+std::string toString(Method m) {
+    switch (m) {
+    case Method::Get: return "GET";
+    case Method::Post: return "POST";
+    case Method::Put: return "PUT";
+    case Method::Patch: return "PATCH";
+    case Method::Delete: return "DELETE";
+    }
+    return "";
+}
+
+Id Request::idParam(const std::string& name) const {
+    auto it = pathParams.find(name);
+    Poco::Int64 value = 0;
+    if (it == pathParams.end() || !Poco::NumberParser::tryParse64(it->second, value))
+        throw NotFound("No resource with id '" + (it == pathParams.end() ? std::string() : it->second) + "'");
+    return value;
+}
+
+std::optional<std::string> Request::query(const std::string& name) const {
+    auto it = queryParams.find(name);
+    if (it == queryParams.end())
+        return std::nullopt;
+    return it->second;
+}
+
+std::vector<std::string> Request::queryAll(const std::string& name) const {
+    std::vector<std::string> out;
+    auto [begin, end] = queryParams.equal_range(name);
+    for (auto it = begin; it != end; ++it)
+        out.push_back(it->second);
+    return out;
+}
+
+bool Request::includes(const std::string& what) const {
+    for (const auto& value : queryAll("include"))
+        if (value == what)
+            return true;
+    return false;
+}
+
+std::optional<std::string> Request::header(const std::string& lowerCaseName) const {
+    auto it = headers.find(lowerCaseName);
+    if (it == headers.end())
+        return std::nullopt;
+    return it->second;
+}
+
+Response Response::message(const std::string& text, int status) {
+    Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+    body->set("msg", text);
+    return json(body, status);
+}
+
+// ---- JsonBody ----
+
+JsonBody::JsonBody(const Request& request) {
+    if (request.body.empty())
+        throw BadRequest("Missing JSON in request: send a JSON object with Content-Type: application/json");
+    try {
+        Poco::JSON::Parser parser;
+        auto parsed = parser.parse(request.body);
+        if (parsed.type() != typeid(Poco::JSON::Object::Ptr))
+            throw BadRequest("Request body must be a JSON object, not " +
+                             std::string(parsed.type() == typeid(Poco::JSON::Array::Ptr) ? "an array" : "a value"));
+        object_ = parsed.extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+        throw BadRequest("Request body is not valid JSON: " + e.message());
+    }
+}
+
+JsonBody::JsonBody(Poco::JSON::Object::Ptr object) : object_(std::move(object)) {
+    if (!object_)
+        object_ = new Poco::JSON::Object;
+}
+
+bool JsonBody::has(const std::string& field) const { return object_->has(field); }
+
+bool JsonBody::given(const std::string& field) const { return object_->has(field) && !object_->isNull(field); }
+
+bool JsonBody::missing(const std::string& field, Need need) {
+    seen_.insert(field);
+    if (given(field))
+        return false;
+    if (need == Need::Required)
+        errors_[field] = "required";
+    return true;
+}
+
+std::optional<std::string> JsonBody::text(const std::string& field, Need need) {
+    if (missing(field, need))
+        return std::nullopt;
+    auto v = object_->get(field);
+    if (!v.isString()) {
+        errors_[field] = "expected a string";
+        return std::nullopt;
+    }
+    return v.extract<std::string>();
+}
+
+std::optional<std::int64_t> JsonBody::integer(const std::string& field, Need need) {
+    if (missing(field, need))
+        return std::nullopt;
+    auto v = object_->get(field);
+    if (v.isInteger() && !v.isBoolean())
+        return v.convert<Poco::Int64>();
+    if (v.isString()) {
+        Poco::Int64 parsed = 0;
+        if (Poco::NumberParser::tryParse64(v.extract<std::string>(), parsed))
+            return parsed;
+    }
+    errors_[field] = "expected an integer";
+    return std::nullopt;
+}
+
+std::optional<bool> JsonBody::boolean(const std::string& field, Need need) {
+    if (missing(field, need))
+        return std::nullopt;
+    auto v = object_->get(field);
+    if (v.isBoolean())
+        return v.extract<bool>();
+    // vantage6 clients send 0/1 for flags such as `encrypted`.
+    if (v.isInteger()) {
+        auto n = v.convert<Poco::Int64>();
+        if (n == 0 || n == 1)
+            return n == 1;
+    }
+    errors_[field] = "expected true or false";
+    return std::nullopt;
+}
+
+std::optional<std::vector<Id>> JsonBody::ids(const std::string& field, Need need) {
+    if (missing(field, need))
+        return std::nullopt;
+    auto v = object_->get(field);
+    if (v.type() != typeid(Poco::JSON::Array::Ptr)) {
+        errors_[field] = "expected a list of integer ids";
+        return std::nullopt;
+    }
+    std::vector<Id> out;
+    for (const auto& item : *v.extract<Poco::JSON::Array::Ptr>()) {
+        if (!item.isInteger() || item.isBoolean()) {
+            errors_[field] = "expected a list of integer ids";
+            return std::nullopt;
+        }
+        out.push_back(item.convert<Poco::Int64>());
+    }
+    return out;
+}
+
+std::optional<std::string> JsonBody::dateTime(const std::string& field, Need need) {
+    auto raw = text(field, need);
+    if (!raw)
+        return std::nullopt;
+    auto parsed = parseDateTime(*raw);
+    if (!parsed)
+        errors_[field] = "expected an ISO 8601 date-time such as 2023-01-01T10:00:00.000000";
+    return parsed;
+}
+
+std::optional<Poco::Dynamic::Var> JsonBody::value(const std::string& field, Need need) {
+    if (missing(field, need))
+        return std::nullopt;
+    return object_->get(field);
+}
+
+void JsonBody::ignore(const std::string& field) { seen_.insert(field); }
+
+void JsonBody::fail(const std::string& field, const std::string& reason) { errors_[field] = reason; }
+
+void JsonBody::done() {
+    for (const auto& name : object_->getNames())
+        if (!seen_.count(name))
+            errors_[name] = "unknown field";
+    if (errors_.empty())
+        return;
+    std::string summary;
+    for (const auto& [field, reason] : errors_)
+        summary += (summary.empty() ? "" : "; ") + field + ": " + reason;
+    throw BadRequest("Invalid request body: " + summary, errors_);
+}
+
+// ---- Date-times ----
+
+std::optional<std::string> parseDateTime(const std::string& text) {
+    static const std::regex iso(
+        R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$)");
+    std::smatch m;
+    if (!std::regex_match(text, m, iso))
+        return std::nullopt;
+    auto num = [&](int i) { return m[i].matched ? std::stoi(m[i].str()) : 0; };
+    int year = num(1), month = num(2), day = num(3), hour = num(4), minute = num(5), second = num(6);
+    if (!Poco::DateTime::isValid(year, month, day, hour, minute, second))
+        return std::nullopt;
+    std::string fraction = m[7].matched ? m[7].str() : "";
+    fraction = (fraction + "000000").substr(0, 6);
+    Poco::DateTime dt(year, month, day, hour, minute, second);
+    if (m[8].matched && m[8].str() != "Z") {
+        std::string tz = m[8].str();
+        int sign = tz[0] == '-' ? -1 : 1;
+        tz.erase(std::remove(tz.begin(), tz.end(), ':'), tz.end());
+        int offsetMinutes = std::stoi(tz.substr(1, 2)) * 60 + std::stoi(tz.substr(3, 2));
+        dt -= Poco::Timespan(0, 0, sign * offsetMinutes, 0, 0);
+    }
+    return Poco::DateTimeFormatter::format(dt, "%Y-%m-%dT%H:%M:%S.") + fraction;
+}
+
+std::string nowUtc() {
+    return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%F");
+}
+
+std::string renderDateTime(const std::string& stored) {
+    if (stored.empty())
+        return stored;
+    return stored + "+00:00";
+}
+
+} // namespace dq::sdk

@@ -1,0 +1,266 @@
+// TestServer: writes a config file into a temporary folder, starts the kernel in-process with the
+// real plugin libraries, and talks to it over real HTTP on loopback.
+#include "tests/support/test_server.h"
+
+#include "kernel/app/kernel.h"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/File.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Path.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/String.h>
+#include <Poco/TemporaryFile.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace dq::test {
+
+namespace {
+
+std::string stringify(const Poco::Dynamic::Var& body) {
+    if (body.isEmpty())
+        return "";
+    if (body.isString())
+        return body.extract<std::string>();
+    std::ostringstream out;
+    Poco::JSON::Stringifier::condense(body, out);
+    return out.str();
+}
+
+/// A fresh PostgreSQL database per server, dropped afterwards.
+class PostgresDatabase {
+public:
+    explicit PostgresDatabase(const std::string& adminUri) : adminUri_(adminUri) {
+        name_ = "dq_t_" + Poco::replace(Poco::UUIDGenerator::defaultGenerator().createRandom().toString(), "-", "");
+        admin().execute("CREATE DATABASE " + name_);
+    }
+    ~PostgresDatabase() {
+        try {
+            admin().execute("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+        } catch (...) {
+        }
+    }
+    /// The admin URI with the database name replaced.
+    std::string uri() const { return adminUri_.substr(0, adminUri_.rfind('/') + 1) + name_; }
+
+private:
+    struct Admin {
+        std::string connection;
+        void execute(const std::string& sql) {
+            Poco::Data::PostgreSQL::Connector::registerConnector();
+            Poco::Data::Session session("PostgreSQL", connection);
+            session << sql, Poco::Data::Keywords::now;
+        }
+    };
+    Admin admin() const {
+        // postgresql://user[:pass]@host:port/db → libpq keywords.
+        std::string rest = adminUri_.substr(adminUri_.find("://") + 3);
+        std::string credentials, hostPart = rest;
+        if (auto at = rest.find('@'); at != std::string::npos) {
+            credentials = rest.substr(0, at);
+            hostPart = rest.substr(at + 1);
+        }
+        std::string user = credentials.substr(0, credentials.find(':'));
+        std::string password = credentials.find(':') == std::string::npos ? "" : credentials.substr(credentials.find(':') + 1);
+        std::string hostPort = hostPart.substr(0, hostPart.find('/'));
+        std::string db = hostPart.substr(hostPart.find('/') + 1);
+        std::string host = hostPort.substr(0, hostPort.find(':'));
+        std::string port = hostPort.find(':') == std::string::npos ? "5432" : hostPort.substr(hostPort.find(':') + 1);
+        std::string conn = "host=" + host + " port=" + port + " dbname=" + db;
+        if (!user.empty())
+            conn += " user=" + user;
+        if (!password.empty())
+            conn += " password=" + password;
+        return Admin{conn};
+    }
+
+    std::string adminUri_;
+    std::string name_;
+};
+
+} // namespace
+
+Poco::JSON::Object::Ptr HttpResult::object() const {
+    if (json.type() != typeid(Poco::JSON::Object::Ptr)) {
+        ADD_FAILURE() << "expected a JSON object, got status " << status << " body: " << body;
+        return new Poco::JSON::Object;
+    }
+    return json.extract<Poco::JSON::Object::Ptr>();
+}
+
+Poco::JSON::Array::Ptr HttpResult::array() const {
+    if (json.type() != typeid(Poco::JSON::Array::Ptr)) {
+        ADD_FAILURE() << "expected a JSON array, got status " << status << " body: " << body;
+        return new Poco::JSON::Array;
+    }
+    return json.extract<Poco::JSON::Array::Ptr>();
+}
+
+std::string HttpResult::msg() const {
+    if (json.type() != typeid(Poco::JSON::Object::Ptr))
+        return "";
+    return json.extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("msg", "");
+}
+
+Poco::JSON::Object::Ptr json(std::initializer_list<std::pair<const std::string, Poco::Dynamic::Var>> fields) {
+    Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
+    for (const auto& [k, v] : fields)
+        obj->set(k, v);
+    return obj;
+}
+
+Poco::JSON::Array::Ptr ids(std::initializer_list<long long> values) {
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (auto v : values)
+        arr->add(static_cast<Poco::Int64>(v));
+    return arr;
+}
+
+struct TestServer::Impl {
+    Poco::TemporaryFile folder;
+    std::unique_ptr<PostgresDatabase> postgres;
+    std::unique_ptr<kernel::Kernel> kernel;
+    std::string configFile;
+    std::string rootToken;
+};
+
+TestServer::TestServer() : TestServer(Options()) {}
+
+TestServer::TestServer(Options options) : impl_(std::make_unique<Impl>()) {
+    Poco::File(impl_->folder.path()).createDirectories();
+    std::string uri = "sqlite:///test.sqlite";
+    if (options.database == "postgresql") {
+        const char* admin = std::getenv("DQ_TEST_POSTGRES_URI");
+        if (!admin)
+            throw std::runtime_error("DQ_TEST_POSTGRES_URI is not set");
+        impl_->postgres = std::make_unique<PostgresDatabase>(admin);
+        uri = impl_->postgres->uri();
+    }
+    std::ostringstream yaml;
+    yaml << "application:\n"
+         << "  description: test server\n"
+         << "  type: test\n"
+         << "  ip: 127.0.0.1\n"
+         << "  port: 0\n"
+         << "  api_path: /api\n"
+         << "  uri: " << uri << "\n"
+         << "  jwt_secret_key: test-secret\n"
+         << "  bcrypt_rounds: 4\n"
+         << "  logging:\n"
+         << "    level: WARNING\n"
+         << "    use_console: false\n";
+    if (!options.plugins.empty()) {
+        yaml << "  plugins:\n    enabled:\n";
+        for (const auto& p : options.plugins)
+            yaml << "      - " << p << "\n";
+    }
+    yaml << options.extraYaml;
+    impl_->configFile = Poco::Path(impl_->folder.path(), "server.yaml").toString();
+    std::ofstream(impl_->configFile) << yaml.str();
+
+    auto config = kernel::ServerConfig::load(impl_->configFile);
+    impl_->kernel = std::make_unique<kernel::Kernel>(config, impl_->folder.path());
+    impl_->kernel->load();
+    impl_->kernel->start();
+    impl_->kernel->serve();
+}
+
+TestServer::~TestServer() {
+    if (impl_->kernel)
+        impl_->kernel->shutdown();
+    impl_->kernel.reset();
+    impl_->postgres.reset();
+}
+
+HttpResult TestServer::request(const std::string& method, const std::string& path, const std::string& rawBody,
+                               const std::string& token, const std::map<std::string, std::string>& headers) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
+    session.setTimeout(Poco::Timespan(30, 0));
+    std::string target = path.rfind("//", 0) == 0 ? path.substr(1) : "/api" + path;
+    Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty())
+        req.set("Authorization", "Bearer " + token);
+    for (const auto& [k, v] : headers)
+        req.set(k, v);
+    if (!rawBody.empty() || method == "POST" || method == "PATCH") {
+        if (!req.has("Content-Type"))
+            req.setContentType("application/json");
+        req.setContentLength(static_cast<std::streamsize>(rawBody.size()));
+    }
+    session.sendRequest(req) << rawBody;
+    Poco::Net::HTTPResponse res;
+    auto& in = session.receiveResponse(res);
+    HttpResult result;
+    result.status = res.getStatus();
+    Poco::StreamCopier::copyToString(in, result.body);
+    for (const auto& [k, v] : res)
+        result.headers[Poco::toLower(k)] = v;
+    if (!result.body.empty()) {
+        try {
+            result.json = Poco::JSON::Parser().parse(result.body);
+        } catch (const Poco::Exception&) {
+        }
+    }
+    return result;
+}
+
+HttpResult TestServer::get(const std::string& path, const std::string& token) {
+    return request("GET", path, "", token);
+}
+HttpResult TestServer::post(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token) {
+    return request("POST", path, stringify(body), token);
+}
+HttpResult TestServer::patch(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token) {
+    return request("PATCH", path, stringify(body), token);
+}
+HttpResult TestServer::del(const std::string& path, const std::string& token, const Poco::Dynamic::Var& body) {
+    return request("DELETE", path, stringify(body), token);
+}
+
+std::string TestServer::login(const std::string& username, const std::string& password) {
+    auto r = post("/token/user", json({{"username", username}, {"password", password}}));
+    EXPECT_EQ(r.status, 200) << "login of " << username << " failed: " << r.body;
+    if (r.status != 200)
+        return "";
+    return r.object()->getValue<std::string>("access_token");
+}
+
+std::string TestServer::rootToken() {
+    if (impl_->rootToken.empty())
+        impl_->rootToken = login("root", "root");
+    return impl_->rootToken;
+}
+
+int TestServer::port() const { return impl_->kernel->port(); }
+std::string TestServer::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port()); }
+std::string TestServer::dataDir() const { return impl_->folder.path(); }
+std::string TestServer::configFile() const { return impl_->configFile; }
+kernel::Kernel& TestServer::kernel() { return *impl_->kernel; }
+
+void BothDatabases::SetUp() {
+    if (GetParam() == "postgresql" && !std::getenv("DQ_TEST_POSTGRES_URI"))
+        GTEST_SKIP() << "DQ_TEST_POSTGRES_URI is not set: no PostgreSQL server for this run (./scripts/test starts one)";
+}
+
+void BothDatabases::TearDown() { server_.reset(); }
+
+TestServer& BothDatabases::server() { return server(TestServer::Options()); }
+
+TestServer& BothDatabases::server(TestServer::Options options) {
+    if (!server_) {
+        options.database = GetParam();
+        server_ = std::make_unique<TestServer>(options);
+    }
+    return *server_;
+}
+
+} // namespace dq::test

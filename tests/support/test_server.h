@@ -1,0 +1,96 @@
+// A real server for tests: the kernel with real plugin .so files, a real database (a SQLite file in
+// a temporary folder, or a fresh PostgreSQL database), serving HTTP on a free loopback port.
+#pragma once
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dq::kernel {
+class Kernel;
+}
+
+namespace dq::test {
+
+struct HttpResult {
+    int status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers; ///< lower-case names
+    Poco::Dynamic::Var json;                    ///< empty when the body is not JSON
+
+    Poco::JSON::Object::Ptr object() const; ///< fails the test when the body is not an object
+    Poco::JSON::Array::Ptr array() const;   ///< fails the test when the body is not an array
+    std::string msg() const;                ///< body["msg"] or ""
+};
+
+/// Builds JSON bodies tersely: json({{"name", "x"}, {"organization_ids", ids({1, 2})}}).
+Poco::JSON::Object::Ptr json(std::initializer_list<std::pair<const std::string, Poco::Dynamic::Var>> fields);
+Poco::JSON::Array::Ptr ids(std::initializer_list<long long> values);
+
+class TestServer {
+public:
+    struct Options {
+        /// "sqlite" or "postgresql" (needs DQ_TEST_POSTGRES_URI; the test is skipped otherwise).
+        std::string database = "sqlite";
+        /// Plugin names to enable; empty: all bundled plugins that were built.
+        std::vector<std::string> plugins;
+        /// Extra YAML appended under `application:` (indented by the caller with two spaces).
+        std::string extraYaml;
+    };
+
+    TestServer();
+    explicit TestServer(Options options);
+    ~TestServer();
+
+    HttpResult get(const std::string& path, const std::string& token = "");
+    HttpResult post(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token = "");
+    HttpResult patch(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token = "");
+    HttpResult del(const std::string& path, const std::string& token = "",
+                   const Poco::Dynamic::Var& body = Poco::Dynamic::Var());
+    /// Any request; `path` is below /api unless it starts with "//" (then it is taken as is, minus one '/').
+    HttpResult request(const std::string& method, const std::string& path, const std::string& rawBody,
+                       const std::string& token = "", const std::map<std::string, std::string>& headers = {});
+
+    /// Logs in and returns the access token (asserts success).
+    std::string login(const std::string& username, const std::string& password);
+    std::string rootToken();
+
+    int port() const;
+    std::string baseUrl() const; ///< http://127.0.0.1:<port>
+    std::string dataDir() const;
+    std::string configFile() const;
+    dq::kernel::Kernel& kernel();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Parameterised fixture: each TEST_P runs once against SQLite and once against PostgreSQL.
+///     class OrganizationApi : public dq::test::BothDatabases {};
+///     TEST_P(OrganizationApi, CreatesOrganization) { auto& s = server(); ... }
+///     DQ_ON_BOTH_DATABASES(OrganizationApi);
+class BothDatabases : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override;
+    void TearDown() override;
+    /// The server for this test, started lazily with `options` (database set from the parameter).
+    TestServer& server();
+    TestServer& server(TestServer::Options options);
+
+private:
+    std::unique_ptr<TestServer> server_;
+};
+
+#define DQ_ON_BOTH_DATABASES(Suite)                                                                       \
+    INSTANTIATE_TEST_SUITE_P(Db, Suite, ::testing::Values(std::string("sqlite"), std::string("postgresql")), \
+                             [](const auto& info) { return info.param; })
+
+} // namespace dq::test
