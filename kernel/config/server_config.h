@@ -1,0 +1,72 @@
+// The server configuration file (YAML, `application:` or `environments:`), validated.
+#pragma once
+
+#include "kernel/log/logging.h"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <yaml-cpp/yaml.h>
+
+namespace dq::kernel {
+
+/// All problems of a configuration file at once, each as
+/// `<file>: <key path>: expected <what>, got <value>` (key path includes `environments.<env>.`).
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+struct PluginsConfig {
+    /// Empty when the file names none: the kernel then fills in all bundled plugins.
+    std::vector<std::string> enabled;
+    /// Empty when the file names none: the kernel then uses the bundled plugin folder.
+    std::vector<std::string> folders;
+    std::set<std::string> optional;
+    /// Raw per-plugin settings (`plugins.settings.<name>`), validated later against declarations.
+    std::map<std::string, YAML::Node> settings;
+};
+
+struct ServerConfig {
+    std::string file;        ///< the path it was read from
+    std::string environment; ///< "application" or dev/test/acc/prod
+    std::string description;
+    std::string type = "prod";
+    std::string ip = "127.0.0.1";
+    int port = 5000;
+    std::string apiPath = "/api";
+    std::string uri; ///< DQ_DB_URI, else VANTAGE6_DB_URI, else the file's `uri`
+    bool allowDropAll = false;
+    std::optional<std::string> jwtSecretKey;
+    /// `token_expires_hours`; 24 whatever the file says when type is `test` (as vantage6 does).
+    int tokenExpiresHours = 6;
+    int refreshTokenExpiresHours = 48;
+    std::size_t maxBodyBytes = 1024 * 1024; ///< `max_body_size` kB; larger requests get 413
+    int threads = 16;                       ///< HTTP worker threads
+    LoggingConfig logging;
+    PluginsConfig plugins;
+    /// The whole environment node, for settings plugins declare with a legacy path (smtp.server ...).
+    YAML::Node raw;
+    /// Unknown keys and similar: not fatal, printed at start.
+    std::vector<std::string> warnings;
+
+    /// Reads and validates. `environment` empty: `application` when there is one, else the only
+    /// environment there is. Only the chosen environment is validated. Throws ConfigError with
+    /// every problem (missing file, YAML syntax, no such environment, each invalid key).
+    static ServerConfig load(const std::string& file, const std::string& environment = "");
+    /// Same, from YAML text (for tests); `file` is only used in messages.
+    static ServerConfig parse(const std::string& yamlText, const std::string& file,
+                              const std::string& environment = "");
+    /// The environments a file defines: "application" first when present, then those of dev,
+    /// test, acc, prod it has under `environments:`. Throws ConfigError when it cannot be read.
+    static std::vector<std::string> environmentsOf(const std::string& file);
+};
+
+} // namespace dq::kernel
