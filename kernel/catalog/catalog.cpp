@@ -36,6 +36,12 @@ public:
                     if (a.table == b.table)
                         catalog_.conflict("table '" + a.table + "'", m.plugin, plugin_);
         }
+        for (auto& field : model.fields())
+            if (field.writer)
+                field.writer = [lib = keepAlive_, w = std::move(field.writer)](sdk::Record& record,
+                                                                             const std::string& clear) {
+                    w(record, clear);
+                };
         catalog_.models_.push_back({plugin_, std::move(model)});
     }
 

@@ -49,13 +49,16 @@ public:
     /// calls declare() into the catalog and freezes it. Throws StartupError listing every problem
     /// (missing file, not a plugin, ABI mismatch, name clash, missing dependency, cycle, a throw
     /// in info/declare, conflicting declarations); nothing is left loaded then.
+    /// Order: a plugin after the ones it requires; otherwise the order of `enabled`. An optional
+    /// plugin that fails is skipped with a warning (and so are optional plugins requiring it),
+    /// unless a plugin that is not optional requires it.
     void load(const Options& options);
 
     /// Calls start() in dependency order. When one throws, the ones already started are stopped
     /// in reverse order and StartupError names the plugin and the phase.
     void start(const std::function<sdk::Services&(const LoadedPlugin&)>& servicesFor);
 
-    /// stop() in exactly the reverse start order; exceptions are logged, not propagated.
+    /// stop() in exactly the reverse start order; exceptions are kept as warnings, not propagated.
     void stop();
 
     /// In dependency (load) order.
