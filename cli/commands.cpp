@@ -38,6 +38,8 @@ const std::vector<BuiltIn>& builtIns() {
         {"start", "run the server in the foreground until stopped (Ctrl-C / SIGTERM)", startCommand},
         {"plugins", "list the plugins of a configuration: version, ABI, file, routes, rules, commands",
          pluginsCommand},
+        {"import", "import organizations, users, collaborations, nodes and tasks from a YAML file",
+         importCommand},
         {"version", "versions of the CLI, kernel, SDK ABI and plugins (and of a running server)", versionCommand},
     };
     return commands;

@@ -11,6 +11,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err);
 
 int startCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err);
+int importCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int versionCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 /// Runs a plugin's command; returns -1 when no plugin command matches the words.
 int pluginCommand(const Arguments& args, std::ostream& out, std::ostream& err);

@@ -136,16 +136,12 @@ Kernel::Kernel(ServerConfig config, std::string dataFolder)
     : config_(std::move(config)), dataFolder_(std::move(dataFolder)), host_(catalog_) {
     TokenSettings tokenSettings;
     tokenSettings.secret = config_.jwtSecretKey.value_or("");
-    // vantage6: `type: test` servers hand out day-long access tokens.
-    tokenSettings.accessSeconds = config_.type == "test" ? 24 * 3600 : config_.tokenExpiresHours * 3600;
+    tokenSettings.accessSeconds = config_.tokenExpiresHours * 3600;
     tokenSettings.refreshSeconds = config_.refreshTokenExpiresHours * 3600;
-    if (auto seconds = nodeAt(config_.raw, "token_expires_seconds"); seconds && seconds.IsScalar())
-        tokenSettings.accessSeconds = seconds.as<int>();
+    if (config_.tokenExpiresSeconds)
+        tokenSettings.accessSeconds = *config_.tokenExpiresSeconds;
     tokens_ = std::make_unique<TokenService>(tokenSettings);
-    int rounds = 12;
-    if (auto node = nodeAt(config_.raw, "bcrypt_rounds"); node && node.IsScalar())
-        rounds = node.as<int>();
-    passwords_ = std::make_unique<PasswordHasher>(rounds);
+    passwords_ = std::make_unique<PasswordHasher>(config_.bcryptRounds);
 }
 
 Kernel::~Kernel() { shutdown(); }

@@ -29,6 +29,8 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "refresh_token_expires_hours",
                                                    "max_body_size",
                                                    "threads",
+                                                   "token_expires_seconds",
+                                                   "bcrypt_rounds",
                                                    "logging",
                                                    "plugins",
                                                    "smtp",
@@ -434,6 +436,11 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
     }
     if (config.type == "test")
         config.tokenExpiresHours = 24; // vantage6: a test server's access tokens last one day
+    if (auto v = check.integer(env["token_expires_seconds"], at("token_expires_seconds"), 1, INT_MAX,
+                               "an integer greater than 0 (seconds)"))
+        config.tokenExpiresSeconds = static_cast<int>(*v);
+    if (auto v = check.integer(env["bcrypt_rounds"], at("bcrypt_rounds"), 4, 31, "an integer 4-31"))
+        config.bcryptRounds = static_cast<int>(*v);
     if (auto v = check.integer(env["max_body_size"], at("max_body_size"), 1, INT_MAX / 1024,
                                "an integer greater than 0 (kB)"))
         config.maxBodyBytes = static_cast<std::size_t>(*v) * 1024;

@@ -246,6 +246,46 @@ std::string TestServer::dataDir() const { return impl_->folder.path(); }
 std::string TestServer::configFile() const { return impl_->configFile; }
 kernel::Kernel& TestServer::kernel() { return *impl_->kernel; }
 
+long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,
+                 const std::string& operation) {
+    auto r = server.get("/rule?name=" + resource + "&scope=" + scope + "&operation=" + operation, server.rootToken());
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto rules = r.array();
+    EXPECT_EQ(rules->size(), 1u) << "rule " << resource << ":" << scope << ":" << operation << ": " << r.body;
+    if (rules->size() != 1)
+        return -1;
+    return rules->getObject(0)->getValue<Poco::Int64>("id");
+}
+
+long long createOrganization(TestServer& server, const std::string& name) {
+    auto r = server.post("/organization", json({{"name", name}, {"country", "NL"}}), server.rootToken());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? r.object()->getValue<Poco::Int64>("id") : -1;
+}
+
+std::string userWithRules(TestServer& server, long long organization, const std::vector<std::string>& rules) {
+    static int counter = 0;
+    Poco::JSON::Array::Ptr ruleIds = new Poco::JSON::Array;
+    for (const auto& rule : rules) {
+        auto first = rule.find(':'), second = rule.rfind(':');
+        ruleIds->add(static_cast<Poco::Int64>(ruleId(server, rule.substr(0, first),
+                                                    rule.substr(first + 1, second - first - 1),
+                                                    rule.substr(second + 1))));
+    }
+    std::string username = "user" + std::to_string(++counter) + "_" + std::to_string(organization);
+    auto r = server.post("/user",
+                         json({{"username", username},
+                               {"password", "Welkom01!"},
+                               {"email", username + "@example.org"},
+                               {"firstname", "Test"},
+                               {"lastname", "User"},
+                               {"organization_id", static_cast<Poco::Int64>(organization)},
+                               {"rules", ruleIds}}),
+                         server.rootToken());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return server.login(username, "Welkom01!");
+}
+
 void BothDatabases::SetUp() {
     if (GetParam() == "postgresql" && !std::getenv("DQ_TEST_POSTGRES_URI"))
         GTEST_SKIP() << "DQ_TEST_POSTGRES_URI is not set: no PostgreSQL server for this run (./scripts/test starts one)";

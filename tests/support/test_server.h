@@ -73,6 +73,17 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// ---- Seeding through the API (as root), shared by every plugin's tests ----
+
+/// The id of rule (resource, SCOPE, OPERATION), e.g. ruleId(s, "organization", "GLOBAL", "VIEW").
+long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,
+                 const std::string& operation);
+/// A new organization; returns its id.
+long long createOrganization(TestServer& server, const std::string& name);
+/// A new user of organization `organization` holding exactly `rules` ("resource:SCOPE:OPERATION"),
+/// logged in; returns the access token. Usernames are unique per call.
+std::string userWithRules(TestServer& server, long long organization, const std::vector<std::string>& rules);
+
 /// Parameterised fixture: each TEST_P runs once against SQLite and once against PostgreSQL.
 ///     class OrganizationApi : public dq::test::BothDatabases {};
 ///     TEST_P(OrganizationApi, CreatesOrganization) { auto& s = server(); ... }

@@ -4,10 +4,14 @@
 
 #include <Poco/Dynamic/Var.h>
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace dq::sdk {
+
+class Record;
 
 enum class FieldType {
     Integer,  ///< 64-bit integer
@@ -33,6 +37,10 @@ struct Field {
     /// Value used on insert when the record does not set the field. Empty means NULL.
     Poco::Dynamic::Var defaultValue;
     std::string description;
+    /// How a clear-text value given outside the plugin's own routes (batch import, admin shell) is
+    /// stored: a password becomes its bcrypt hash, an api key its hash and lookup index. Runs after
+    /// the plugin started. Empty: the value is stored as given.
+    std::function<void(Record& record, const std::string& clearText)> writer;
 };
 
 /// A to-one relation owned by this model: column `<name>_id` pointing at `target`.
@@ -100,6 +108,7 @@ public:
     const std::string& resourcePath() const { return resourcePath_; }
     const std::string& descriptionText() const { return description_; }
     const std::vector<Field>& fields() const { return fields_; }
+    std::vector<Field>& fields() { return fields_; }
     const std::vector<Reference>& references() const { return references_; }
     const std::vector<Association>& associations() const { return associations_; }
     const std::vector<std::vector<std::string>>& uniques() const { return uniques_; }

@@ -1,0 +1,138 @@
+// The kernel's HTTP behaviour over real HTTP: its own routes, JSON errors, CORS, and every way a
+// token can be wrong.
+#include "tests/support/test_server.h"
+
+#include "kernel/app/kernel.h"
+
+#include <Poco/Thread.h>
+
+using dq::test::json;
+using dq::test::TestServer;
+
+namespace {
+
+TEST(KernelRoutes, VersionReportsServerKernelAbiAndPlugins) {
+    TestServer s;
+    auto r = s.get("/version");
+    ASSERT_EQ(r.status, 200);
+    auto body = r.object();
+    EXPECT_EQ(body->getValue<std::string>("version"), "3.11.1");
+    EXPECT_EQ(body->getValue<std::string>("sdk_abi"), "1.0");
+    EXPECT_TRUE(body->getObject("plugins")->has("organizations"));
+}
+
+TEST(KernelRoutes, HealthChecksTheDatabase) {
+    TestServer s;
+    auto r = s.get("/health");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_TRUE(r.object()->getValue<bool>("database"));
+}
+
+TEST(HttpErrors, UnknownRouteIsJson404) {
+    TestServer s;
+    auto r = s.get("/no-such-thing");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    EXPECT_NE(r.msg().find("/api/no-such-thing"), std::string::npos);
+    EXPECT_EQ(s.get("//robots-or-anything").status, 404);
+    EXPECT_EQ(s.get("/organization/").status, 404) << "no trailing-slash routes, as vantage6";
+}
+
+TEST(HttpErrors, WrongMethodIsJson405WithAllowHeader) {
+    TestServer s;
+    auto r = s.request("DELETE", "/version", "");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.headers["allow"], "GET");
+    EXPECT_FALSE(r.msg().empty());
+}
+
+TEST(HttpErrors, CorsPreflightIsAnswered) {
+    TestServer s;
+    auto r = s.request("OPTIONS", "/organization", "", "", {{"Origin", "http://ui.example"}});
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["access-control-allow-origin"], "*");
+    EXPECT_NE(r.headers["access-control-allow-headers"].find("Authorization"), std::string::npos);
+}
+
+TEST(Authentication, MissingTokenIs401) {
+    TestServer s;
+    auto r = s.get("/organization");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.msg(), "Missing Authorization Header");
+}
+
+TEST(Authentication, MalformedOrForgedTokensAre422) {
+    TestServer s;
+    EXPECT_EQ(s.request("GET", "/organization", "", "", {{"Authorization", "Token abc"}}).status, 422);
+    EXPECT_EQ(s.get("/organization", "not.a.jwt").status, 422);
+    auto token = s.rootToken();
+    auto forged = token.substr(0, token.rfind('.') + 1) + "c2lnbmF0dXJl";
+    auto r = s.get("/organization", forged);
+    EXPECT_EQ(r.status, 422);
+    EXPECT_EQ(r.msg(), "Signature verification failed");
+}
+
+TEST(Authentication, RefreshTokenIsRefusedOnNormalRoutes) {
+    TestServer s;
+    auto login = s.post("/token/user", json({{"username", "root"}, {"password", "root"}}));
+    ASSERT_EQ(login.status, 200);
+    auto refresh = login.object()->getValue<std::string>("refresh_token");
+    auto r = s.get("/organization", refresh);
+    EXPECT_EQ(r.status, 422);
+    EXPECT_EQ(r.msg(), "Only non-refresh tokens are allowed");
+}
+
+TEST(Authentication, ExpiredTokenIs401) {
+    TestServer::Options options;
+    options.extraYaml = "  token_expires_seconds: 1\n";
+    TestServer s(options);
+    auto token = s.rootToken();
+    EXPECT_EQ(s.get("/organization", token).status, 200);
+    Poco::Thread::sleep(2100);
+    auto r = s.get("/organization", token);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.msg(), "Token has expired");
+}
+
+TEST(Authentication, TokensCarryIntegerTimesAndVantage6Claims) {
+    TestServer s;
+    auto token = s.rootToken();
+    auto verified = s.kernel().tokens().verify(token);
+    EXPECT_TRUE(verified.claims->get("iat").isInteger());
+    EXPECT_TRUE(verified.claims->get("exp").isInteger());
+    EXPECT_TRUE(verified.claims->get("nbf").isInteger());
+    EXPECT_TRUE(verified.claims->get("sub").isInteger());
+    EXPECT_EQ(verified.type, "access");
+    EXPECT_EQ(verified.clientType, "user");
+    EXPECT_TRUE(verified.claims->has("jti"));
+    EXPECT_TRUE(verified.claims->has("roles"));
+    // `type: test` servers issue day-long access tokens, as vantage6 does.
+    EXPECT_EQ(verified.claims->getValue<Poco::Int64>("exp") - verified.claims->getValue<Poco::Int64>("iat"), 86400);
+}
+
+TEST(Authentication, ContainerTokenHasIdentitySubjectAndNoExpiry) {
+    TestServer s;
+    dq::sdk::Identity container;
+    container.kind = dq::sdk::ClientKind::Container;
+    container.id = 3;
+    container.organizationId = 2;
+    container.collaborationId = 1;
+    container.taskId = 7;
+    container.image = "hello-world";
+    auto verified = s.kernel().tokens().verify(s.kernel().tokens().issueContainer(container));
+    EXPECT_FALSE(verified.claims->has("exp"));
+    auto sub = verified.claims->getObject("sub");
+    ASSERT_TRUE(sub);
+    EXPECT_EQ(sub->getValue<std::string>("client_type"), "container");
+    EXPECT_EQ(sub->getValue<Poco::Int64>("task_id"), 7);
+    EXPECT_EQ(sub->getValue<std::string>("image"), "hello-world");
+}
+
+TEST(Authentication, TokenOfAnotherSecretIsRefused) {
+    TestServer s;
+    dq::kernel::TokenService other({"another-secret", 3600, 7200});
+    auto foreign = other.issue(dq::sdk::ClientKind::User, 1, {"Root"}).accessToken;
+    EXPECT_EQ(s.get("/organization", foreign).status, 422);
+}
+
+} // namespace
