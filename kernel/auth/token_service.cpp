@@ -94,18 +94,19 @@ std::string TokenService::issuePurpose(const std::string& purpose, const Poco::J
 }
 
 Poco::JSON::Object::Ptr TokenService::verifyPurpose(const std::string& purpose, const std::string& token) {
-    VerifiedToken verified;
+    Poco::JSON::Object::Ptr claims;
     try {
-        verified = verify(token);
+        claims = verifySignature(token);
     } catch (const sdk::Unprocessable& e) {
         throw sdk::BadRequest(std::string("Invalid token: ") + e.what());
     }
-    if (verified.type != "purpose" || verified.claims->optValue<std::string>("purpose", "") != purpose)
+    if (claims->optValue<std::string>("type", "") != "purpose" ||
+        claims->optValue<std::string>("purpose", "") != purpose)
         throw sdk::BadRequest("Invalid token: it was not issued for " + purpose);
-    return verified.claims;
+    return claims;
 }
 
-VerifiedToken TokenService::verify(const std::string& text) const {
+Poco::JSON::Object::Ptr TokenService::verifySignature(const std::string& text) const {
     Poco::JWT::Token token;
     try {
         Poco::JWT::Signer signer(settings_.secret);
@@ -116,13 +117,18 @@ VerifiedToken TokenService::verify(const std::string& text) const {
     } catch (const Poco::Exception& e) {
         throw sdk::Unprocessable("Invalid token: " + e.message());
     }
-    VerifiedToken out;
-    out.claims = new Poco::JSON::Object(token.payload());
+    Poco::JSON::Object::Ptr claims = new Poco::JSON::Object(token.payload());
     auto now = nowSeconds();
-    if (out.claims->has("exp") && out.claims->getValue<Poco::Int64>("exp") <= now)
+    if (claims->has("exp") && claims->getValue<Poco::Int64>("exp") <= now)
         throw sdk::Unauthorized("Token has expired");
-    if (out.claims->has("nbf") && out.claims->getValue<Poco::Int64>("nbf") > now + 5)
+    if (claims->has("nbf") && claims->getValue<Poco::Int64>("nbf") > now + 5)
         throw sdk::Unprocessable("The token is not yet valid (nbf)");
+    return claims;
+}
+
+VerifiedToken TokenService::verify(const std::string& text) const {
+    VerifiedToken out;
+    out.claims = verifySignature(text);
     out.type = out.claims->optValue<std::string>("type", "");
     out.clientType = out.claims->optValue<std::string>("client_type", "");
     if (out.type.empty() || out.clientType.empty() || !out.claims->has("sub"))

@@ -37,6 +37,8 @@ public:
     VerifiedToken verify(const std::string& token) const;
 
 private:
+    /// Signature, `nbf` and `exp` only.
+    Poco::JSON::Object::Ptr verifySignature(const std::string& token) const;
     std::string sign(const Poco::JSON::Object::Ptr& claims) const;
     Poco::JSON::Object::Ptr baseClaims(const std::string& type, int lifetimeSeconds) const;
     TokenSettings settings_;

@@ -1,6 +1,7 @@
 # Shared set-up for scripts/demo and scripts/test: Debian packages and the CMake build.
 #   dq_install_packages [extra packages...]   installs what is missing (needs root)
-#   dq_build BUILD_DIR [cmake args...]         configures and builds with -j2 (ccache when present)
+#   dq_build BUILD_DIR [cmake args...]         configures and builds with -j2 (ccache when present);
+#                                              DQ_TARGETS="a b" limits the build to those targets
 
 DQ_PACKAGES=(build-essential cmake pkg-config ccache libpoco-dev libyaml-cpp-dev libboost-dev
     libboost-filesystem-dev libgtest-dev libgmock-dev pybind11-dev python3-dev libcrypt-dev libpq-dev
@@ -33,7 +34,9 @@ dq_build() {
         return 1
     }
     echo "==> building (-j2; log in $dir.build.log)"
-    cmake --build "$dir" -j2 >"$dir.build.log" 2>&1 || {
+    local targets=()
+    for t in ${DQ_TARGETS:-}; do targets+=(--target "$t"); done
+    cmake --build "$dir" -j2 "${targets[@]}" >"$dir.build.log" 2>&1 || {
         grep -E "error|Error" "$dir.build.log" | head -40 >&2
         tail -20 "$dir.build.log" >&2
         return 1
