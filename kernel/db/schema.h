@@ -1,0 +1,55 @@
+// The tables made from the model declarations: columns and their SQL types per dialect, uniqueness
+// indexes, association tables, the migration run on every start and each plugin's schema fingerprint.
+#pragma once
+
+#include "kernel/catalog/catalog.h"
+#include "kernel/db/sql.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dq::kernel::schema {
+
+struct Column {
+    std::string name;
+    sdk::FieldType type = sdk::FieldType::Text;
+    bool nullable = true;
+};
+
+/// The columns of a model's table: `id` first, then the fields, then one `<reference>_id` per reference.
+std::vector<Column> columnsOf(const sdk::ModelDecl& model);
+/// The declared type of `column` ("id", a field, or a reference's `<name>_id`); nullopt when unknown.
+std::optional<sdk::FieldType> columnType(const sdk::ModelDecl& model, const std::string& column);
+
+/// A uniqueness rule (a unique field or a uniqueTogether group) and the name of its index.
+struct Unique {
+    std::string index;
+    std::vector<std::string> columns;
+};
+std::vector<Unique> uniquesOf(const sdk::ModelDecl& model);
+
+/// An association table declared by `model`, with the default column names filled in.
+struct AssociationTable {
+    std::string name; ///< the association's name on the declaring model
+    std::string table;
+    std::string model;
+    std::string target;
+    std::string ownColumn;
+    std::string targetColumn;
+};
+std::vector<AssociationTable> associationsOf(const sdk::ModelDecl& model);
+
+/// Declarations that cannot become tables (bad or clashing names), each naming plugin and model.
+std::vector<std::string> check(const Catalog& catalog);
+
+/// A digest of what in `plugin`'s model declarations shapes the schema.
+std::string fingerprint(const Catalog& catalog, const std::string& plugin);
+
+/// Creates missing tables and indexes, adds missing columns, records fingerprints in `dq_schema`.
+/// Runs inside the caller's transaction. Throws std::runtime_error listing every problem.
+void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
+/// Drops the tables of every declared model, their association tables and `dq_schema`.
+void dropAll(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
+
+} // namespace dq::kernel::schema

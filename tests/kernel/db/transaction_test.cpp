@@ -1,0 +1,149 @@
+// Transactions: all or nothing, concurrent writers, read-only reads, connection errors.
+#include "db_fixture.h"
+
+#include <atomic>
+#include <dq/sdk/plugin.h>
+#include <thread>
+
+namespace dq::kernel::test {
+namespace {
+
+using namespace dq::sdk;
+
+class TransactionTest : public DatabaseTest {};
+
+TEST_P(TransactionTest, CommitsWhenWorkReturns) {
+    db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "kept")); });
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); }, Database::Access::Read);
+}
+
+TEST_P(TransactionTest, RollsBackEverythingWhenWorkThrows) {
+    EXPECT_THROW(db_->transaction([](Store& store) {
+        store.insert("organization", Record().set("name", "one"));
+        store.insert("organization", Record().set("name", "two"));
+        throw std::runtime_error("handler failed");
+    }),
+                 std::runtime_error);
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 0); }, Database::Access::Read);
+}
+
+TEST_P(TransactionTest, ReadTransactionRefusesWrites) {
+    EXPECT_ANY_THROW(
+        db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "x")); },
+                         Database::Access::Read));
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 0); });
+}
+
+TEST_P(TransactionTest, ConcurrentWritersDoNotFailWithLockedDatabase) {
+    constexpr int kThreads = 4, kRows = 25;
+    std::atomic<int> failures{0};
+    std::string firstError;
+    std::mutex errorLock;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kRows; ++i) {
+                try {
+                    db_->transaction([&](Store& store) {
+                        Id id =
+                            store.insert("organization", Record().set("name", "t" + std::to_string(t) + "-" +
+                                                                                  std::to_string(i)));
+                        store.update("organization", id, Record().set("country", "nl"));
+                    });
+                    db_->transaction([](Store& store) { store.count("organization"); },
+                                     Database::Access::Read);
+                } catch (const std::exception& e) {
+                    std::lock_guard<std::mutex> lock(errorLock);
+                    if (failures++ == 0)
+                        firstError = e.what();
+                }
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(failures.load(), 0) << firstError;
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), kThreads * kRows); });
+}
+
+TEST_P(TransactionTest, WritersThroughTwoPoolsWaitForEachOther) {
+    // Two Database objects on one file stand for two processes: only the database's own locking
+    // (busy timeout, BEGIN IMMEDIATE on SQLite) keeps them apart.
+    auto second = open(catalog_);
+    std::atomic<int> failures{0};
+    std::string firstError;
+    std::mutex errorLock;
+    auto writer = [&](Database& db, const std::string& prefix) {
+        for (int i = 0; i < 30; ++i) {
+            try {
+                db.transaction([&](Store& store) {
+                    store.insert("organization", Record().set("name", prefix + std::to_string(i)));
+                    store.count("organization");
+                });
+            } catch (const std::exception& e) {
+                std::lock_guard<std::mutex> lock(errorLock);
+                if (failures++ == 0)
+                    firstError = e.what();
+            }
+        }
+    };
+    std::thread a(writer, std::ref(*db_), "a"), b(writer, std::ref(*second), "b");
+    a.join();
+    b.join();
+    EXPECT_EQ(failures.load(), 0) << firstError;
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 60); });
+}
+
+TEST_P(TransactionTest, TwoDatabaseObjectsOnOneFileShareData) {
+    // Like `vserver import` running next to the server: two pools, one database.
+    auto second = open(catalog_);
+    second->transaction(
+        [](Store& store) { store.insert("organization", Record().set("name", "from-second")); });
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); });
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TransactionTest, ::testing::Values(Backend::Sqlite, Backend::Postgresql),
+                         backendName);
+
+TEST(SqliteTransaction, NestedWriteTransactionOnOneThreadIsRefused) {
+    Catalog catalog;
+    declareTestModels(catalog);
+    Database db(DatabaseUri::parse("sqlite://"), catalog);
+    db.migrate();
+    EXPECT_THROW(db.transaction([&](Store&) { db.transaction([](Store&) {}); }), std::logic_error);
+}
+
+TEST(SqliteTransaction, InMemoryDatabaseKeepsDataAcrossTransactions) {
+    Catalog catalog;
+    declareTestModels(catalog);
+    Database db(DatabaseUri::parse("sqlite:///:memory:"), catalog);
+    db.migrate();
+    db.transaction([](Store& store) { store.insert("organization", Record().set("name", "m")); });
+    db.transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); }, Database::Access::Read);
+    EXPECT_EQ(db.dialect(), "sqlite");
+}
+
+TEST(DatabaseConnect, MissingSqliteFolderIsRuntimeErrorNamingThePath) {
+    Catalog catalog;
+    try {
+        Database db(DatabaseUri::parse("sqlite:////nonexistent-dq-folder/sub/x.sqlite"), catalog);
+        FAIL() << "opened a database in a missing folder";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent-dq-folder/sub/x.sqlite"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(DatabaseConnect, UnreachablePostgresIsRuntimeErrorWithoutPassword) {
+    Catalog catalog;
+    try {
+        Database db(DatabaseUri::parse("postgresql://dq:hunter2secret@127.0.0.1:1/nothing"), catalog);
+        FAIL() << "connected to a closed port";
+    } catch (const std::runtime_error& e) {
+        std::string message = e.what();
+        EXPECT_EQ(message.find("hunter2secret"), std::string::npos) << message;
+        EXPECT_NE(message.find("postgresql://dq:***@127.0.0.1:1/nothing"), std::string::npos) << message;
+    }
+}
+
+} // namespace
+} // namespace dq::kernel::test
