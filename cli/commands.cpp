@@ -20,7 +20,8 @@ namespace dq::cli {
 
 namespace {
 
-const std::vector<std::string> kFlags{"help", "user", "system", "attach", "all", "non-interactive", "drop-all"};
+const std::vector<std::string> kFlags{"help",  "user",           "system",   "attach",
+                                      "all",   "non-interactive", "drop-all", "foreground"};
 
 const char* kContextHelp = "  --config FILE         configuration file (any path)\n"
                            "  --name NAME           configuration by name (from vserver new)\n"
@@ -35,7 +36,13 @@ struct BuiltIn {
 
 const std::vector<BuiltIn>& builtIns() {
     static const std::vector<BuiltIn> commands{
-        {"start", "run the server in the foreground until stopped (Ctrl-C / SIGTERM)", startCommand},
+        {"new", "create a server configuration (interactive wizard, or flags with --non-interactive)",
+         newCommand},
+        {"start", "start a server in the background (--foreground: in this terminal)", startCommand},
+        {"stop", "stop a running server (in-flight requests finish); --all for every server", stopCommand},
+        {"files", "list the files a server uses: configuration, log, database, pid", filesCommand},
+        {"attach", "show the live log of a server", attachCommand},
+        {"list", "list the server configurations and whether each runs", listCommand},
         {"plugins", "list the plugins of a configuration: version, ABI, file, routes, rules, commands",
          pluginsCommand},
         {"import", "import organizations, users, collaborations, nodes and tasks from a YAML file",
@@ -89,9 +96,6 @@ void printHelp(const Arguments& args, std::ostream& out) {
         << "\nRun `vserver COMMAND --help` for a command's options.\n";
 }
 
-volatile std::sig_atomic_t stopRequested = 0;
-void onSignal(int) { stopRequested = 1; }
-
 void reportStartupError(const std::exception& e, std::ostream& err) {
     err << "vserver: the server did not start:\n";
     std::string text = e.what();
@@ -106,39 +110,6 @@ void reportStartupError(const std::exception& e, std::ostream& err) {
 }
 
 } // namespace
-
-int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver start [--config FILE | --name NAME] [--environment ENV] [--system|--user]\n\n"
-            << "Runs the server in the foreground; stop it with Ctrl-C or SIGTERM (in-flight requests finish).\n\n"
-            << kContextHelp << "  --data-dir DIR        data folder (SQLite file of relative URIs)\n";
-        return 0;
-    }
-    try {
-        auto instance = resolveInstance(args);
-        auto config = loadConfig(instance, args);
-        Poco::File(instance.dataFolder).createDirectories();
-        kernel::configureLogging(config.logging, Poco::Path(instance.dataFolder, instance.name + ".log").toString());
-        for (const auto& w : config.warnings)
-            err << "warning: " << w << "\n";
-        kernel::Kernel kernel(config, instance.dataFolder);
-        kernel.load();
-        kernel.start();
-        kernel.serve();
-        out << "dataquality-server listening on http://" << config.ip << ":" << kernel.port() << config.apiPath
-            << std::endl;
-        std::signal(SIGINT, onSignal);
-        std::signal(SIGTERM, onSignal);
-        while (!stopRequested)
-            Poco::Thread::sleep(200);
-        out << "stopping..." << std::endl;
-        kernel.shutdown();
-        return 0;
-    } catch (const std::exception& e) {
-        reportStartupError(e, err);
-        return 1;
-    }
-}
 
 int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
     if (args.flag("help")) {

@@ -9,7 +9,12 @@ namespace dq::cli {
 
 int run(int argc, char** argv, std::ostream& out, std::ostream& err);
 
+int newCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int startCommand(const Arguments& args, std::ostream& out, std::ostream& err);
+int stopCommand(const Arguments& args, std::ostream& out, std::ostream& err);
+int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err);
+int attachCommand(const Arguments& args, std::ostream& out, std::ostream& err);
+int listCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int importCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int versionCommand(const Arguments& args, std::ostream& out, std::ostream& err);

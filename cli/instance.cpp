@@ -78,7 +78,8 @@ Instance resolveInstance(const Arguments& args) {
         if (!Poco::File(path).exists())
             throw std::runtime_error("configuration file " + path.toString() + " does not exist");
         instance.configFile = path.toString();
-        instance.name = args.option("name").value_or(path.getBaseName());
+        // With --config the name is the file's; --name stays free for plugin commands' own use.
+        instance.name = path.getBaseName();
     } else if (auto name = args.option("name")) {
         instance.name = *name;
         instance.configFile = configFolder(instance.system) + "/" + *name + ".yaml";

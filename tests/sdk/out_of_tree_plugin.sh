@@ -39,7 +39,7 @@ application:
 YAML
 
 echo "-- starting the server with the plugin"
-"$vserver" start --config "$work/server.yaml" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+"$vserver" start --foreground --config "$work/server.yaml" --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/api/version" >/dev/null 2>&1 && break

@@ -1,0 +1,279 @@
+// The vserver program as an operator uses it: `new` answered at its prompts in a pseudo-terminal,
+// then start, list, version, files, import, attach and stop on the real binary.
+#include <Poco/File.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Path.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/TemporaryFile.h>
+#include <Poco/Thread.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+/// A program running in a pseudo-terminal, read and answered like a person would.
+class Terminal {
+public:
+    Terminal(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+        pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+        if (pid_ == 0) {
+            for (const auto& [k, v] : env)
+                ::setenv(k.c_str(), v.c_str(), 1);
+            std::vector<char*> raw;
+            for (const auto& a : argv)
+                raw.push_back(const_cast<char*>(a.c_str()));
+            raw.push_back(nullptr);
+            ::execv(raw[0], raw.data());
+            ::_exit(127);
+        }
+    }
+    ~Terminal() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        ::close(master_);
+    }
+
+    /// Reads until `text` appears (true) or 10 s pass (false).
+    bool expect(const std::string& text) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (seen_.find(text, consumed_) == std::string::npos) {
+            if (std::chrono::steady_clock::now() > deadline)
+                return false;
+            pollfd p{master_, POLLIN, 0};
+            if (::poll(&p, 1, 100) > 0) {
+                std::array<char, 1024> buf;
+                auto n = ::read(master_, buf.data(), buf.size());
+                if (n <= 0)
+                    return seen_.find(text, consumed_) != std::string::npos;
+                seen_.append(buf.data(), static_cast<std::size_t>(n));
+            }
+        }
+        consumed_ = seen_.find(text, consumed_) + text.size();
+        return true;
+    }
+    void send(const std::string& line) {
+        std::string data = line + "\n";
+        ASSERT_EQ(::write(master_, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    }
+    int wait() {
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    const std::string& transcript() const { return seen_; }
+
+private:
+    int master_ = -1;
+    pid_t pid_ = -1;
+    std::string seen_;
+    std::size_t consumed_ = 0;
+};
+
+struct Run {
+    int code;
+    std::string output;
+};
+
+class VserverCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        Poco::File(home_.path()).createDirectories();
+        env_ = {{"HOME", home_.path()},
+                {"XDG_CONFIG_HOME", home_.path() + "/config"},
+                {"XDG_DATA_HOME", home_.path() + "/data"}};
+        Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+        port_ = probe.address().port();
+    }
+    void TearDown() override { run({"stop", "--all"}); }
+
+    Run run(const std::vector<std::string>& args) {
+        std::string command;
+        for (const auto& [k, v] : env_)
+            command += k + "='" + v + "' ";
+        command += DQ_VSERVER;
+        for (const auto& a : args)
+            command += " '" + a + "'";
+        command += " 2>&1";
+        Run result{0, ""};
+        FILE* pipe = ::popen(command.c_str(), "r");
+        std::array<char, 4096> buf;
+        while (auto n = std::fread(buf.data(), 1, buf.size(), pipe))
+            result.output.append(buf.data(), n);
+        int status = ::pclose(pipe);
+        result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return result;
+    }
+
+    std::string get(const std::string& path) {
+        Poco::Net::HTTPClientSession session("127.0.0.1", port_);
+        Poco::Net::HTTPRequest request("GET", path);
+        session.sendRequest(request);
+        Poco::Net::HTTPResponse response;
+        std::string body;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+        return body;
+    }
+
+    /// `vserver new --user` answered at its prompts; the configuration is "demo".
+    void createConfigThroughPrompts() {
+        Terminal t({DQ_VSERVER, "new", "--user"}, env_);
+        ASSERT_TRUE(t.expect("Name of the configuration")) << t.transcript();
+        t.send("bad name!");
+        ASSERT_TRUE(t.expect("expected letters, digits")) << t.transcript();
+        t.send("demo");
+        ASSERT_TRUE(t.expect("Description")) << t.transcript();
+        t.send("made in a terminal");
+        ASSERT_TRUE(t.expect("Server type")) << t.transcript();
+        t.send("test");
+        ASSERT_TRUE(t.expect("IP address")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("Port")) << t.transcript();
+        t.send("50a0");
+        ASSERT_TRUE(t.expect("expected an integer 1-65535")) << t.transcript();
+        t.send(std::to_string(port_));
+        ASSERT_TRUE(t.expect("Path of the API")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("Database URI")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("constant JWT secret")) << t.transcript();
+        t.send("y");
+        ASSERT_TRUE(t.expect("Log level")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("Plugins to enable")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("SMTP server")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("EduVPN server URL")) << t.transcript();
+        t.send("");
+        ASSERT_TRUE(t.expect("wrote ")) << t.transcript();
+        EXPECT_EQ(t.wait(), 0);
+    }
+
+    Poco::TemporaryFile home_;
+    std::map<std::string, std::string> env_;
+    Poco::UInt16 port_ = 0;
+};
+
+TEST_F(VserverCli, NewStartListVersionFilesImportStopAsAnOperatorWould) {
+    createConfigThroughPrompts();
+    std::string config = home_.path() + "/config/dataquality/server/demo.yaml";
+    ASSERT_TRUE(Poco::File(config).exists());
+
+    auto again = run({"new", "--user", "--name", "demo", "--non-interactive"});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
+
+    auto start = run({"start", "--user", "--name", "demo"});
+    ASSERT_EQ(start.code, 0) << start.output;
+    EXPECT_NE(start.output.find("is running"), std::string::npos);
+    EXPECT_NE(get("/api/version").find("\"version\":\"3.11.1\""), std::string::npos);
+
+    auto twice = run({"start", "--user", "--name", "demo"});
+    EXPECT_EQ(twice.code, 1);
+    EXPECT_NE(twice.output.find("already running"), std::string::npos) << twice.output;
+
+    auto list = run({"list"});
+    EXPECT_NE(list.output.find("demo"), std::string::npos) << list.output;
+    EXPECT_NE(list.output.find("Running"), std::string::npos) << list.output;
+
+    auto version = run({"version", "--user", "--name", "demo"});
+    EXPECT_NE(version.output.find("running server: {\"version\":\"3.11.1\""), std::string::npos) << version.output;
+
+    auto files = run({"files", "--user", "--name", "demo"});
+    EXPECT_NE(files.output.find("Configuration file = " + config), std::string::npos) << files.output;
+    EXPECT_NE(files.output.find(home_.path() + "/data/dataquality/server/demo/demo.sqlite"), std::string::npos)
+        << files.output;
+    EXPECT_NE(files.output.find("demo.log"), std::string::npos);
+
+    auto import = run({"import", std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml", "--user", "--name", "demo"});
+    EXPECT_EQ(import.code, 0) << import.output;
+    EXPECT_NE(import.output.find("organizations  3 created"), std::string::npos) << import.output;
+
+    auto stop = run({"stop", "--user", "--name", "demo"});
+    EXPECT_EQ(stop.code, 0) << stop.output;
+    EXPECT_NE(stop.output.find("stopped server demo"), std::string::npos) << stop.output;
+    auto after = run({"list"});
+    EXPECT_NE(after.output.find("Not running"), std::string::npos) << after.output;
+}
+
+TEST_F(VserverCli, AttachShowsTheLogOfTheRunningServer) {
+    ASSERT_EQ(run({"new", "--user", "--name", "logs", "--non-interactive", "--port", std::to_string(port_)}).code, 0);
+    ASSERT_EQ(run({"start", "--user", "--name", "logs"}).code, 0);
+    get("/api/version");
+    Terminal t({DQ_VSERVER, "attach", "--user", "--name", "logs"}, env_);
+    EXPECT_TRUE(t.expect("GET /api/version 200")) << t.transcript();
+}
+
+TEST_F(VserverCli, StopCleansUpAStalePidFile) {
+    ASSERT_EQ(run({"new", "--user", "--name", "stale", "--non-interactive"}).code, 0);
+    std::string data = home_.path() + "/data/dataquality/server/stale";
+    Poco::File(data).createDirectories();
+    std::ofstream(data + "/stale.pid") << "999999\n";
+    auto stop = run({"stop", "--user", "--name", "stale"});
+    EXPECT_NE(stop.output.find("removed stale pid file"), std::string::npos) << stop.output;
+    EXPECT_FALSE(Poco::File(data + "/stale.pid").exists());
+}
+
+TEST_F(VserverCli, StartRefusesATakenPort) {
+    Poco::Net::ServerSocket busy(Poco::Net::SocketAddress("127.0.0.1", 0));
+    ASSERT_EQ(run({"new", "--user", "--name", "busy", "--non-interactive", "--port",
+                   std::to_string(busy.address().port())})
+                  .code,
+              0);
+    auto start = run({"start", "--user", "--name", "busy"});
+    EXPECT_EQ(start.code, 1);
+    EXPECT_NE(start.output.find("is not available"), std::string::npos) << start.output;
+}
+
+TEST_F(VserverCli, StartExplainsWhyTheServerDidNotStart) {
+    ASSERT_EQ(run({"new", "--user", "--name", "broken", "--non-interactive", "--port", std::to_string(port_),
+                   "--plugins", "organizations,nosuchplugin"})
+                  .code,
+              0);
+    auto start = run({"start", "--user", "--name", "broken"});
+    EXPECT_EQ(start.code, 1);
+    EXPECT_NE(start.output.find("nosuchplugin"), std::string::npos) << start.output;
+}
+
+TEST_F(VserverCli, EveryCommandHasHelpAndUnknownCommandsGetAHint) {
+    for (const auto& command : {"new", "start", "stop", "files", "attach", "list", "import", "version", "plugins"}) {
+        auto help = run({command, "--help"});
+        EXPECT_EQ(help.code, 0) << command;
+        EXPECT_NE(help.output.find("usage: vserver"), std::string::npos) << command << ": " << help.output;
+    }
+    auto top = run({"--help"});
+    EXPECT_NE(top.output.find("organization list"), std::string::npos) << top.output;
+    EXPECT_NE(top.output.find("[organizations]"), std::string::npos) << top.output;
+    auto unknown = run({"frobnicate"});
+    EXPECT_EQ(unknown.code, 2);
+    EXPECT_NE(unknown.output.find("vserver --help"), std::string::npos);
+    auto pluginHelp = run({"organization", "create", "--help"});
+    EXPECT_NE(pluginHelp.output.find("--name"), std::string::npos) << pluginHelp.output;
+}
+
+TEST_F(VserverCli, PluginCommandsWorkOnTheConfiguredDatabaseWithoutAServer) {
+    ASSERT_EQ(run({"new", "--user", "--name", "admin", "--non-interactive"}).code, 0);
+    // With --config, --name is free for the command itself (here: the organization's name).
+    std::string config = home_.path() + "/config/dataquality/server/admin.yaml";
+    auto create = run({"organization", "create", "--config", config, "--name", "Clinic", "--country", "NL"});
+    ASSERT_EQ(create.code, 0) << create.output;
+    auto list = run({"organization", "list", "--config", config});
+    EXPECT_NE(list.output.find("Clinic"), std::string::npos) << list.output;
+}
+
+} // namespace
