@@ -8,6 +8,13 @@ using sdk::FieldType;
 using sdk::Operation;
 using sdk::Scope;
 
+namespace {
+
+/// A text field that is "" rather than null when not given, as vantage6 stores organizations.
+Field text(const std::string& name) { return Field{name, FieldType::Text, true, false, false, std::string()}; }
+
+} // namespace
+
 class OrganizationsPlugin : public sdk::Plugin {
 public:
     sdk::PluginInfo info() const override {
@@ -18,15 +25,15 @@ public:
         registry.model(sdk::ModelDecl(kModel)
                            .resource("/organization")
                            .description("An organization that joins collaborations and runs nodes")
-                           .field(Field{"name", FieldType::Text})
-                           .field(Field{"domain", FieldType::Text})
-                           .field(Field{"address1", FieldType::Text})
-                           .field(Field{"address2", FieldType::Text})
-                           .field(Field{"zipcode", FieldType::Text})
-                           .field(Field{"country", FieldType::Text})
+                           .field(text("name"))
+                           .field(text("domain"))
+                           .field(text("address1"))
+                           .field(text("address2"))
+                           .field(text("zipcode"))
+                           .field(text("country"))
                            // Base64 as the client sent it: vantage6 stores the decoded bytes and
                            // shows them encoded again, so clients see the same text either way.
-                           .field(Field{"public_key", FieldType::Text}));
+                           .field(text("public_key")));
 
         // The order is part of the wire contract: it gives the rule ids of a fresh database.
         registry.rule({kResource, Scope::Global, Operation::View, "View any organization"});

@@ -24,8 +24,12 @@ std::vector<long long> idsOf(const Poco::JSON::Array::Ptr& items) {
 TEST_P(OrganizationApi, CreatesOrganizationWith201AndShowsEveryField) {
     auto& s = server();
     auto r = s.post("/organization",
-                    json({{"name", "North"}, {"domain", "north.example"}, {"address1", "Road 1"},
-                          {"address2", "B"}, {"zipcode", "1011AB"}, {"country", "Netherlands"},
+                    json({{"name", "North"},
+                          {"domain", "north.example"},
+                          {"address1", "Road 1"},
+                          {"address2", "B"},
+                          {"zipcode", "1011AB"},
+                          {"country", "Netherlands"},
                           {"public_key", "LS0tLS1CRUdJTg=="}}),
                     s.rootToken());
     ASSERT_EQ(r.status, 201) << r.body;
@@ -59,7 +63,8 @@ TEST_P(OrganizationApi, ShowsUsersOfTheOrganizationAsLinks) {
     ASSERT_TRUE(users) << "users should be a list of links";
     ASSERT_EQ(users->size(), 1u);
     auto link = users->getObject(0);
-    EXPECT_EQ(link->getValue<std::string>("link"), "/api/user/" + std::to_string(link->getValue<Poco::Int64>("id")));
+    EXPECT_EQ(link->getValue<std::string>("link"),
+              "/api/user/" + std::to_string(link->getValue<Poco::Int64>("id")));
     EXPECT_TRUE(link->getArray("methods")->size() >= 1);
 }
 
@@ -113,7 +118,8 @@ TEST_P(OrganizationApi, PaginatesLikeVantage6) {
     EXPECT_EQ(body->getArray("data")->size(), 2u);
     auto links = body->getObject("links");
     EXPECT_EQ(links->getValue<std::string>("self"), "/api/organization?include=metadata&page=2&per_page=2");
-    EXPECT_EQ(links->getValue<std::string>("previous"), "/api/organization?include=metadata&page=1&per_page=2");
+    EXPECT_EQ(links->getValue<std::string>("previous"),
+              "/api/organization?include=metadata&page=1&per_page=2");
     EXPECT_TRUE(links->has("first") && links->has("last"));
     EXPECT_EQ(page.headers["total-count"], std::to_string(total));
     EXPECT_NE(page.headers["link"].find("rel=next"), std::string::npos);
@@ -185,7 +191,8 @@ TEST_P(OrganizationApi, CollaborationScopeSeesCollaboratingOrganizationsOnly) {
     auto partner = createOrganization(s, "Partner");
     auto stranger = createOrganization(s, "Stranger");
     auto c = s.post("/collaboration",
-                    json({{"name", "shared"}, {"organization_ids", dq::test::ids({mine, partner})}}), s.rootToken());
+                    json({{"name", "shared"}, {"organization_ids", dq::test::ids({mine, partner})}}),
+                    s.rootToken());
     ASSERT_EQ(c.status, 200) << c.body;
     auto token = userWithRules(s, mine, {"organization:COLLABORATION:VIEW"});
     auto ids = idsOf(s.get("/organization", token).array());
@@ -204,7 +211,8 @@ TEST_P(OrganizationApi, OrganizationEditScopeChangesOnlyItsOwnOrganization) {
     ASSERT_EQ(own.status, 200) << own.body;
     EXPECT_EQ(own.object()->getValue<std::string>("name"), "Renamed");
     EXPECT_EQ(own.object()->getValue<std::string>("country"), "NL") << "fields not sent stay as they were";
-    EXPECT_EQ(s.patch("/organization/" + std::to_string(other), json({{"name", "Taken"}}), token).status, 403);
+    EXPECT_EQ(s.patch("/organization/" + std::to_string(other), json({{"name", "Taken"}}), token).status,
+              403);
 }
 
 TEST_P(OrganizationApi, GlobalEditScopeChangesAnyOrganization) {
