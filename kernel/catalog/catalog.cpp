@@ -92,6 +92,14 @@ public:
         catalog_.filters_.push_back({plugin_, {model, std::move(filter)}});
     }
 
+    void decorate(const std::string& model, sdk::Decorator decorator) override {
+        checkOpen("decorator of " + model);
+        catalog_.decorators_.push_back(
+            {plugin_,
+             {model, [lib = keepAlive_, d = std::move(decorator)](sdk::Store& store, const sdk::Record& record,
+                                                                 Poco::JSON::Object& json) { d(store, record, json); }}});
+    }
+
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
         checkOpen("service " + name);
         auto it = catalog_.services_.find(name);
@@ -158,6 +166,14 @@ std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const 
     return out;
 }
 
+std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) const {
+    std::vector<sdk::Decorator> out;
+    for (const auto& d : decorators_)
+        if (d.decl.first == model)
+            out.push_back(d.decl.second);
+    return out;
+}
+
 std::shared_ptr<sdk::Service> Catalog::service(const std::string& name) const {
     auto it = services_.find(name);
     return it == services_.end() ? nullptr : it->second.decl;
@@ -204,6 +220,7 @@ void Catalog::clear() {
     commands_.clear();
     settings_.clear();
     filters_.clear();
+    decorators_.clear();
     services_.clear();
 }
 
@@ -215,6 +232,7 @@ void Catalog::forget(const std::string& plugin) {
     std::erase_if(commands_, byPlugin);
     std::erase_if(settings_, byPlugin);
     std::erase_if(filters_, byPlugin);
+    std::erase_if(decorators_, byPlugin);
     std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });
     const std::string named = "plugin '" + plugin + "'";
     std::erase_if(conflicts_, [&](const std::string& c) { return c.find(named) != std::string::npos; });

@@ -83,6 +83,8 @@ Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string&
             list->add(render(id));
         out->set(rel.name, list);
     }
+    for (const auto& decorate : catalog_.decoratorsOf(model))
+        decorate(store, record, *out);
     return out;
 }
 

@@ -12,6 +12,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/String.h>
@@ -87,6 +88,12 @@ private:
     std::string name_;
 };
 
+/// A port that was free a moment ago (configs need a real port: 0 is not a valid `port`).
+int freePort() {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return probe.address().port();
+}
+
 } // namespace
 
 Poco::JSON::Object::Ptr HttpResult::object() const {
@@ -150,7 +157,7 @@ TestServer::TestServer(Options options) : impl_(std::make_unique<Impl>()) {
          << "  description: test server\n"
          << "  type: test\n"
          << "  ip: 127.0.0.1\n"
-         << "  port: 0\n"
+         << "  port: " << freePort() << "\n"
          << "  api_path: /api\n"
          << "  uri: " << uri << "\n"
          << "  jwt_secret_key: test-secret\n"

@@ -74,6 +74,10 @@ struct SettingDecl {
     bool required = false;
 };
 
+/// Adds computed fields to a model's JSON wherever the kernel serializes it (its own routes, other
+/// plugins' sub-lists), e.g. a task's derived `status`.
+using Decorator = std::function<void(Store& store, const Record& record, Poco::JSON::Object& json)>;
+
 /// The declare-phase handle. Everything a plugin contributes is declared here, explicitly; the
 /// kernel freezes the registry afterwards (later calls throw).
 class Registry {
@@ -85,6 +89,7 @@ public:
     virtual void command(CommandDecl command) = 0;
     virtual void setting(SettingDecl setting) = 0;
     virtual void filter(const std::string& model, FilterDecl filter) = 0;
+    virtual void decorate(const std::string& model, Decorator decorator) = 0;
     /// A capability for other plugins and the kernel, under a well-known name (see services.h).
     virtual void provide(const std::string& name, std::shared_ptr<Service> service) = 0;
 };

@@ -1,0 +1,91 @@
+// The tasks plugin's internal interface: model declarations, the JSON views of tasks and results
+// (with the derived task state), and the route handlers the entry file registers.
+#pragma once
+
+#include <dq/sdk/plugin.h>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dq::plugins::tasks {
+
+using sdk::Id;
+using sdk::Record;
+using sdk::RequestContext;
+using sdk::Response;
+
+// ---- models.cpp ----
+
+sdk::ModelDecl taskModel();
+sdk::ModelDecl resultModel();
+sdk::ModelDecl portModel();
+/// The list filters of /task, /result and /port (registered on the models, so every list of those
+/// models, also ones served by other plugins, understands them).
+void declareFilters(sdk::Registry& registry);
+
+// ---- views.cpp ----
+
+/// What vantage6 derives from a task's results (section 2 of the reference).
+struct TaskState {
+    std::string status;                    ///< unknown, failed, active, initializing, pending, completed
+    bool complete = true;                  ///< every result has finished_at (vacuously true)
+    std::optional<std::string> finishedAt; ///< stored form; max finished_at when complete
+};
+TaskState deriveState(const std::vector<Record>& results);
+/// A result still running or waiting: only these are killed.
+bool isRunning(const std::string& status);
+std::vector<Record> resultsOf(sdk::Store& store, Id taskId);
+
+/// Task JSON; `includeResults` nests the results as TaskResult objects (TaskIncluded).
+/// Decorator of the task model: `complete`, `finished_at` and `status`, derived from the results,
+/// wherever a task is serialized (also in other plugins' lists such as /collaboration/<id>/task).
+void addDerivedState(sdk::Store& store, const Record& task, Poco::JSON::Object& json);
+Poco::JSON::Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResults);
+/// Result JSON; `includeTask` replaces the task link with the task object minus its results.
+Poco::JSON::Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask);
+/// TaskResult: a Result with raw ids for organization and task.
+Poco::JSON::Object::Ptr taskResultJson(RequestContext& ctx, const Record& result);
+Poco::JSON::Object::Ptr portJson(RequestContext& ctx, const Record& port);
+
+// ---- shared checks (views.cpp) ----
+
+/// The caller's organization is a member of `collaborationId` (false for a task without one).
+bool inCollaboration(RequestContext& ctx, const sdk::Value& collaborationId);
+/// `column IN (ids)`, or a condition that matches nothing when `ids` is empty.
+sdk::Condition columnIn(const std::string& column, const std::vector<Id>& ids);
+/// `<prefix>?, ?, ...))` over the ids: rows whose task is in one of `collaborations`, where `prefix`
+/// ends in "collaboration_id IN ("; matches nothing when the list is empty.
+sdk::Condition inCollaborations(const std::string& prefix, const std::vector<Id>& collaborations);
+/// The node that runs `result` is the caller (same organization and collaboration).
+bool runsResult(RequestContext& ctx, const Record& result);
+/// Sends `kill_containers` for the running results of `task` and marks them killed by user.
+void killTask(RequestContext& ctx, const Record& task);
+
+// ---- task_routes.cpp ----
+
+Response listTasks(RequestContext& ctx);
+Response createTask(RequestContext& ctx);
+Response getTask(RequestContext& ctx);
+Response deleteTask(RequestContext& ctx);
+Response listTaskResults(RequestContext& ctx);
+Response createContainerToken(RequestContext& ctx);
+
+// ---- result_routes.cpp ----
+
+Response listResults(RequestContext& ctx);
+Response getResult(RequestContext& ctx);
+Response patchResult(RequestContext& ctx);
+
+// ---- port_routes.cpp ----
+
+Response listPorts(RequestContext& ctx);
+Response createPort(RequestContext& ctx);
+Response deletePorts(RequestContext& ctx);
+Response getPort(RequestContext& ctx);
+
+// ---- kill_routes.cpp ----
+
+Response killTaskRoute(RequestContext& ctx);
+Response killNodeTasks(RequestContext& ctx);
+
+} // namespace dq::plugins::tasks
