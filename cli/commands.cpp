@@ -1,6 +1,8 @@
 // Built-in commands: start (foreground), plugins, version, help; everything else goes to plugins.
 #include "commands.h"
 
+#include "cli/shell/shell_command.h"
+
 #include "kernel/app/kernel.h"
 #include "kernel/log/logging.h"
 
@@ -47,6 +49,7 @@ const std::vector<BuiltIn>& builtIns() {
          pluginsCommand},
         {"import", "import organizations, users, collaborations, nodes and tasks from a YAML file",
          importCommand},
+        {"shell", "an interactive Python shell on the database: db.Organization, db.User, ...", shellCommand},
         {"version", "versions of the CLI, kernel, SDK ABI and plugins (and of a running server)", versionCommand},
     };
     return commands;

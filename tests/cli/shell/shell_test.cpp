@@ -1,0 +1,528 @@
+// `vserver shell` end to end: scripts piped into the real binary against a real SQLite file, then
+// the effects checked through the HTTP API of a kernel started afterwards on the same config.
+#include "kernel/app/kernel.h"
+
+#include <Poco/File.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Path.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/TemporaryFile.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <pty.h>
+#include <regex>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct ShellRun {
+    int status = -1;
+    std::string out, err;
+};
+
+struct Http {
+    int status = 0;
+    std::string body;
+    Poco::Dynamic::Var json;
+
+    Poco::JSON::Object::Ptr object() const {
+        if (json.type() != typeid(Poco::JSON::Object::Ptr)) {
+            ADD_FAILURE() << "expected a JSON object, got " << status << ": " << body;
+            return new Poco::JSON::Object;
+        }
+        return json.extract<Poco::JSON::Object::Ptr>();
+    }
+    Poco::JSON::Array::Ptr array() const {
+        if (json.type() == typeid(Poco::JSON::Object::Ptr) && object()->has("data"))
+            return object()->getArray("data");
+        if (json.type() != typeid(Poco::JSON::Array::Ptr)) {
+            ADD_FAILURE() << "expected a JSON array, got " << status << ": " << body;
+            return new Poco::JSON::Array;
+        }
+        return json.extract<Poco::JSON::Array::Ptr>();
+    }
+};
+
+/// A loopback port nobody listens on right now (the config refuses port 0).
+int freePort() {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return socket.address().port();
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// A configuration in a temporary folder; the shell and then a server run on it.
+class ShellTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        Poco::File(folder_.path()).createDirectories();
+        config_ = Poco::Path(folder_.path(), "shell.yaml").toString();
+        std::ofstream(config_)
+            << "application:\n"
+            << "  description: shell test\n"
+            << "  type: test\n"
+            << "  ip: 127.0.0.1\n"
+            << "  port: " << freePort() << "\n"
+            << "  api_path: /api\n"
+            << "  uri: sqlite:///shell.sqlite\n"
+            << "  jwt_secret_key: shell-test-secret\n"
+            << "  bcrypt_rounds: 4\n"
+            << "  logging:\n"
+            << "    level: WARNING\n"
+            << "    use_console: false\n"
+            << "  plugins:\n"
+            << "    enabled: [organizations, roles, users, collaborations, nodes, tasks]\n";
+    }
+    void TearDown() override {
+        if (kernel_)
+            kernel_->shutdown();
+    }
+
+    std::string command() const {
+        return std::string("cd '") + folder_.path() + "' && HOME='" + folder_.path() + "' XDG_DATA_HOME='" +
+               folder_.path() + "/xdg' '" + DQ_VSERVER + "' shell --config '" + config_ + "' --data-dir '" +
+               folder_.path() + "'";
+    }
+
+    /// Pipes `script` into `vserver shell`.
+    ShellRun shell(const std::string& script, const std::string& extra = "") {
+        auto scriptFile = Poco::Path(folder_.path(), "script" + std::to_string(++runs_) + ".py").toString();
+        std::ofstream(scriptFile) << script;
+        return runShell(" " + extra + " < '" + scriptFile + "'");
+    }
+
+    ShellRun runShell(const std::string& tail) {
+        auto outFile = Poco::Path(folder_.path(), "out.txt").toString();
+        auto errFile = Poco::Path(folder_.path(), "err.txt").toString();
+        std::string line = command() + tail + " > '" + outFile + "' 2> '" + errFile + "'";
+        int raw = std::system(line.c_str());
+        ShellRun run;
+        run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+        run.out = slurp(outFile);
+        run.err = slurp(errFile);
+        return run;
+    }
+
+    /// Starts the server on the same configuration (after the shell has finished).
+    void startServer() {
+        auto config = dq::kernel::ServerConfig::load(config_);
+        kernel_ = std::make_unique<dq::kernel::Kernel>(config, folder_.path());
+        kernel_->load();
+        kernel_->start();
+        kernel_->serve();
+    }
+
+    Http http(const std::string& method, const std::string& path, const std::string& body = "",
+              const std::string& token = "") {
+        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(kernel_->port()));
+        session.setTimeout(Poco::Timespan(30, 0));
+        Poco::Net::HTTPRequest request(method, "/api" + path, Poco::Net::HTTPMessage::HTTP_1_1);
+        if (!token.empty())
+            request.set("Authorization", "Bearer " + token);
+        if (!body.empty()) {
+            request.setContentType("application/json");
+            request.setContentLength(static_cast<std::streamsize>(body.size()));
+        }
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        Http result;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), result.body);
+        result.status = response.getStatus();
+        try {
+            result.json = Poco::JSON::Parser().parse(result.body);
+        } catch (const std::exception&) {
+        }
+        return result;
+    }
+
+    std::string login(const std::string& username, const std::string& password) {
+        auto r = http("POST", "/token/user",
+                      R"({"username":")" + username + R"(","password":")" + password + "\"}");
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.status == 200 ? r.object()->getValue<std::string>("access_token") : "";
+    }
+
+    /// The value printed after "KEY=" by the script.
+    static std::string printed(const ShellRun& run, const std::string& key) {
+        std::smatch m;
+        if (std::regex_search(run.out, m, std::regex(key + "=(.*)")))
+            return m[1];
+        ADD_FAILURE() << "the shell printed no " << key << "=...; stdout:\n"
+                      << run.out << "\nstderr:\n"
+                      << run.err;
+        return "";
+    }
+
+    Poco::TemporaryFile folder_;
+    std::string config_;
+    std::unique_ptr<dq::kernel::Kernel> kernel_;
+    int runs_ = 0;
+};
+
+const char* kCreateEverything = R"PY(
+org = db.Organization(name="Shell Hospital", domain="hospital.example", country="NL")
+org.save()
+other = db.Organization(name="Shell Clinic")
+other.save()
+user = db.User(username="alice", firstname="Alice", email="alice@hospital.example", organization=org)
+user.password = "Secret-password-1"
+user.save()
+collab = db.Collaboration(name="shell study", encrypted=False, organizations=[org])
+collab.save()
+collab.organizations.append(other)
+collab.save()
+node = db.Node(name="hospital node", organization=org, collaboration=collab)
+node.api_key = "0d2b5f2e-1c1a-4c7e-9d1a-aa0000000001"
+node.save()
+task = db.Task(name="average", image="harbor2.vantage6.ai/demo/average", collaboration=collab,
+               initiator=org, init_user=user, run_id=db.Task.next_run_id(), database="default",
+               created_at="2024-01-31T12:00:00")
+task.save()
+for o in collab.organizations:
+    db.Result(task=task, organization=o, input="x", status="pending").save()
+child = db.Task(name="child", image=task.image, collaboration=collab, parent=task, initiator=org,
+                run_id=task.run_id, database="default")
+child.save()
+print("ORG=%d" % org.id)
+print("OTHER=%d" % other.id)
+print("USER=%d" % user.id)
+print("COLLAB=%d" % collab.id)
+print("NODE=%d" % node.id)
+print("TASK=%d" % task.id)
+print("CHILD=%d" % child.id)
+print("RESULTS=%d" % len(task.results))
+print("CHILDREN=%s" % [c.id for c in task.children])
+print("PASSWORD=%s" % user.password)
+)PY";
+
+TEST_F(ShellTest, EntitiesCreatedInTheShellAreVisibleThroughTheApi) {
+    auto run = shell(kCreateEverything);
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "RESULTS"), "2");
+    EXPECT_EQ(printed(run, "PASSWORD"), "********");
+    auto org = printed(run, "ORG"), other = printed(run, "OTHER"), user = printed(run, "USER");
+    auto collab = printed(run, "COLLAB"), node = printed(run, "NODE"), task = printed(run, "TASK");
+    auto child = printed(run, "CHILD");
+    EXPECT_EQ(printed(run, "CHILDREN"), "[" + child + "]");
+
+    startServer();
+    auto root = login("root", "root");
+    auto o = http("GET", "/organization/" + org, "", root);
+    ASSERT_EQ(o.status, 200) << o.body;
+    EXPECT_EQ(o.object()->getValue<std::string>("name"), "Shell Hospital");
+    EXPECT_EQ(o.object()->getValue<std::string>("domain"), "hospital.example");
+
+    auto u = http("GET", "/user/" + user, "", root);
+    ASSERT_EQ(u.status, 200) << u.body;
+    EXPECT_EQ(u.object()->getValue<std::string>("username"), "alice");
+    EXPECT_FALSE(u.object()->has("password"));
+    EXPECT_EQ(u.object()->getObject("organization")->getValue<std::string>("id"), org);
+
+    auto c = http("GET", "/collaboration/" + collab, "", root);
+    ASSERT_EQ(c.status, 200) << c.body;
+    EXPECT_EQ(c.object()->getValue<std::string>("name"), "shell study");
+    EXPECT_FALSE(c.object()->getValue<bool>("encrypted"));
+    auto members = c.object()->getArray("organizations");
+    ASSERT_EQ(members->size(), 2u) << c.body;
+    std::set<std::string> memberIds{members->getObject(0)->getValue<std::string>("id"),
+                                    members->getObject(1)->getValue<std::string>("id")};
+    EXPECT_EQ(memberIds, (std::set<std::string>{org, other}));
+
+    auto n = http("GET", "/node/" + node, "", root);
+    ASSERT_EQ(n.status, 200) << n.body;
+    EXPECT_EQ(n.object()->getValue<std::string>("name"), "hospital node");
+    EXPECT_FALSE(n.object()->has("api_key"));
+
+    auto t = http("GET", "/task/" + task, "", root);
+    ASSERT_EQ(t.status, 200) << t.body;
+    EXPECT_EQ(t.object()->getValue<std::string>("image"), "harbor2.vantage6.ai/demo/average");
+    auto results = http("GET", "/task/" + task + "/result", "", root);
+    ASSERT_EQ(results.status, 200) << results.body;
+    EXPECT_EQ(results.array()->size(), 2u) << results.body;
+    auto ch = http("GET", "/task/" + child, "", root);
+    ASSERT_EQ(ch.status, 200) << ch.body;
+    EXPECT_EQ(ch.object()->getObject("parent")->getValue<std::string>("id"), task) << ch.body;
+}
+
+TEST_F(ShellTest, UserCreatedInTheShellLogsIn) {
+    auto run = shell(R"PY(
+org = db.Organization(name="Login org"); org.save()
+u = db.User(username="bob", email="bob@example.org", organization=org, password="Bobs-password-1")
+u.save()
+u.roles.append(db.Role.get_by_name("Researcher") or db.Role.get_by_name("Root"))
+u.save()
+print("ROLES=%s" % [r.name for r in db.User.get_by_username("bob").roles])
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_NE(printed(run, "ROLES"), "[]");
+    startServer();
+    auto token = login("bob", "Bobs-password-1");
+    EXPECT_FALSE(token.empty());
+    auto wrong = http("POST", "/token/user", R"({"username":"bob","password":"wrong"})");
+    EXPECT_EQ(wrong.status, 401) << wrong.body;
+}
+
+TEST_F(ShellTest, NodeCreatedInTheShellLogsInWithItsApiKey) {
+    auto run = shell(R"PY(
+org = db.Organization(name="Node org"); org.save()
+c = db.Collaboration(name="node collab", organizations=[org]); c.save()
+n = db.Node(name="n1", organization=org, collaboration=c, api_key="5b0f1d8e-2222-4c7e-9d1a-aa0000000002")
+n.save()
+print("KEY=%s" % db.Node.get(n.id).api_key)
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "KEY"), "********");
+    startServer();
+    auto r = http("POST", "/token/node", R"({"api_key":"5b0f1d8e-2222-4c7e-9d1a-aa0000000002"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto wrong = http("POST", "/token/node", R"({"api_key":"5b0f1d8e-2222-4c7e-9d1a-aa0000000003"})");
+    EXPECT_NE(wrong.status, 200) << wrong.body;
+}
+
+TEST_F(ShellTest, TakenUsernameIsRefusedWithAnErrorNamingTheFieldAndNothingChanges) {
+    auto run = shell(R"PY(
+org = db.Organization(name="Dup org"); org.save()
+db.User(username="carol", email="carol@example.org", organization=org, password="Carols-pass-1").save()
+again = db.User(username="carol", email="carol2@example.org", organization=org, password="Carols-pass-1")
+try:
+    again.save()
+except db.Error as e:
+    print("ERROR=%s" % e)
+print("ID=%s" % again.id)
+print("COUNT=%d" % len([u for u in db.User.get() if u.username == "carol"]))
+c = db.Collaboration(name="taken"); c.save()
+d = db.Collaboration(name="free"); d.save()
+d.name = "taken"
+d.encrypted = False
+try:
+    d.save()
+except db.Error as e:
+    print("CERROR=%s" % e)
+print("STORED=%s %s" % (db.Collaboration.get(d.id).name, db.Collaboration.get(d.id).encrypted))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_NE(printed(run, "ERROR").find("username"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "ID"), "None");
+    EXPECT_EQ(printed(run, "COUNT"), "1");
+    EXPECT_NE(printed(run, "CERROR").find("name"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "STORED"), "free True");
+}
+
+TEST_F(ShellTest, FailedSaveRollsBackItsWholeTransaction) {
+    // The row is written first, then the many-to-many list fails (a member was deleted since it was
+    // read): neither the insert nor the update may remain.
+    auto run = shell(R"PY(
+o = db.Organization(name="gone"); o.save()
+stale = db.Organization.get(o.id)
+o.delete()
+c = db.Collaboration(name="half done", organizations=[stale])
+try:
+    c.save()
+except db.Error as e:
+    print("ERROR=%s" % e)
+print("FOUND=%s" % db.Collaboration.get_by_name("half done"))
+kept = db.Collaboration(name="kept", encrypted=True); kept.save()
+kept.name = "renamed"
+kept.encrypted = False
+kept.organizations.append(stale)
+try:
+    kept.save()
+except db.Error as e:
+    print("ERROR2=%s" % e)
+again = db.Collaboration.get(kept.id)
+print("KEPT=%s %s %d" % (again.name, again.encrypted, len(again.organizations)))
+print("UNSAVED=%s" % kept.name)
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_NE(printed(run, "ERROR").find("does not exist"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "FOUND"), "None");
+    EXPECT_NE(printed(run, "ERROR2").find("does not exist"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "KEPT"), "kept True 0");
+    EXPECT_EQ(printed(run, "UNSAVED"), "renamed");
+}
+
+TEST_F(ShellTest, ReferenceToAMissingRowIsRefused) {
+    auto run = shell(R"PY(
+try:
+    db.User(username="eve", email="eve@example.org", organization_id=424242, password="Eves-pass-1").save()
+except db.Error as e:
+    print("ERROR=%s" % e)
+print("EVE=%s" % db.User.get_by_username("eve"))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "ERROR"),
+              "organization 424242 (user.organization) does not exist; nothing was saved");
+    EXPECT_EQ(printed(run, "EVE"), "None");
+}
+
+TEST_F(ShellTest, RelationsAreAttributesBothWays) {
+    auto run = shell(R"PY(
+org = db.Organization(name="Rel org"); org.save()
+u = db.User(username="dave", email="dave@example.org", organization=org, password="Daves-pass-1"); u.save()
+c = db.Collaboration(name="rel collab", organizations=[org]); c.save()
+print("USERS=%s" % [x.username for x in org.users])
+print("USERORG=%s" % u.organization.name)
+print("ORGCOLLABS=%s" % [x.name for x in org.collaborations])
+print("COLLABORGS=%s" % [x.name for x in c.organizations])
+role = db.Role(name="shell role", organization=org)
+role.rules.append(db.Rule.get_by_("organization", Scope.GLOBAL, Operation.VIEW))
+role.rules.append(db.Rule.get_by_("user", "ORGANIZATION", "view"))
+role.save()
+print("RULES=%s" % sorted("%s %s %s" % (r.name, r.scope, r.operation) for r in db.Role.get(role.id).rules))
+u.roles = [role]
+u.rules.append(db.Rule.get_by_("collaboration", Scope.GLOBAL, Operation.VIEW))
+u.save()
+again = db.User.getByUsername("dave")
+print("UROLES=%s" % [r.name for r in again.roles])
+print("URULES=%s" % len(again.rules))
+print("ROLEUSERS=%s" % [x.username for x in role.users])
+u.roles.remove(role)
+u.save()
+print("AFTER=%s" % [r.name for r in db.User.get(u.id).roles])
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "USERS"), "['dave']");
+    EXPECT_EQ(printed(run, "USERORG"), "Rel org");
+    EXPECT_EQ(printed(run, "ORGCOLLABS"), "['rel collab']");
+    EXPECT_EQ(printed(run, "COLLABORGS"), "['Rel org']");
+    EXPECT_EQ(printed(run, "RULES"), "['organization GLOBAL VIEW', 'user ORGANIZATION VIEW']");
+    EXPECT_EQ(printed(run, "UROLES"), "['shell role']");
+    EXPECT_EQ(printed(run, "URULES"), "1");
+    EXPECT_EQ(printed(run, "ROLEUSERS"), "['dave']");
+    EXPECT_EQ(printed(run, "AFTER"), "[]");
+}
+
+TEST_F(ShellTest, ConvertsDateTimesCompletesResultsAndNumbersRuns) {
+    auto run = shell(R"PY(
+import datetime
+org = db.Organization(name="Time org"); org.save()
+c = db.Collaboration(name="time collab", organizations=[org]); c.save()
+first = db.Task.next_run_id()
+t = db.Task(name="t", image="img", collaboration=c, run_id=first, created_at=datetime.datetime(2024, 2, 1, 8, 30))
+t.save()
+print("NEXT=%d %d" % (first, db.Task.next_run_id()))
+r = db.Result(task=t, organization=org, started_at="2024-02-01T09:00:00+01:00")
+r.save()
+print("COMPLETE1=%s" % db.Result.get(r.id).complete)
+r.finished_at = datetime.datetime(2024, 2, 1, 9, 5, tzinfo=datetime.timezone.utc)
+r.save()
+r = db.Result.get(r.id)
+print("COMPLETE2=%s" % r.complete)
+print("STARTED=%r" % r.started_at)
+print("CREATED=%s" % db.Task.get(t.id).created_at.isoformat())
+try:
+    r.started_at = "yesterday-ish"
+    r.save()
+except db.Error as e:
+    print("BAD=%s" % e)
+print("MISSING=%s" % db.Task.get(999999))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "NEXT"), "1 2");
+    EXPECT_EQ(printed(run, "COMPLETE1"), "False");
+    EXPECT_EQ(printed(run, "COMPLETE2"), "True");
+    EXPECT_EQ(printed(run, "STARTED"), "datetime.datetime(2024, 2, 1, 8, 0)");
+    EXPECT_EQ(printed(run, "CREATED"), "2024-02-01T08:30:00");
+    EXPECT_NE(printed(run, "BAD").find("started_at"), std::string::npos);
+    EXPECT_EQ(printed(run, "MISSING"), "None");
+}
+
+TEST_F(ShellTest, GeneratesAClassPerDeclaredModel) {
+    auto run = shell(R"PY(
+print("CLASSES=%s" % sorted(n for n in dir(db) if n[:1].isupper() and n not in ("Error", "Scope", "Operation")))
+db.Organization.help()
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "CLASSES"),
+              "['AlgorithmPort', 'Algorithmport', 'Collaboration', 'Node', 'NodeConfig', 'Nodeconfig', "
+              "'Organization', 'Result', 'Role', 'Rule', 'Task', 'User']");
+    EXPECT_NE(run.out.find("collaborations"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("users"), std::string::npos) << run.out;
+}
+
+TEST_F(ShellTest, ScriptStopsAtItsFirstErrorWithExitStatusOne) {
+    auto run = shell("print('before')\ndb.Organization(nonsense=1)\nprint('after')\n");
+    EXPECT_EQ(run.status, 1);
+    EXPECT_NE(run.out.find("before"), std::string::npos);
+    EXPECT_EQ(run.out.find("after"), std::string::npos);
+    EXPECT_NE(run.err.find("Organization has no attribute 'nonsense'"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("dataquality shell"), std::string::npos) << "internal frames shown:\n" << run.err;
+}
+
+TEST_F(ShellTest, RunsACommandFile) {
+    auto file = Poco::Path(folder_.path(), "commands.py").toString();
+    std::ofstream(file)
+        << "db.Organization(name='from file').save()\n"
+           "print('N=%d' % len([o for o in db.Organization.get() if o.name == 'from file']))\n";
+    auto run = runShell(" -c '" + file + "' < /dev/null");
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(printed(run, "N"), "1");
+    auto again = runShell(" --command-file '" + file + "' < /dev/null");
+    EXPECT_EQ(printed(again, "N"), "2");
+    auto missing = runShell(" -c '" + folder_.path() + "/nope.py' < /dev/null");
+    EXPECT_EQ(missing.status, 2);
+    EXPECT_NE(missing.err.find("nope.py does not exist"), std::string::npos) << missing.err;
+}
+
+/// The prompt on a terminal: a bad statement prints its exception and the prompt stays.
+TEST_F(ShellTest, PromptSurvivesABadStatementAndKeepsHistory) {
+    int master = -1;
+    pid_t child = forkpty(&master, nullptr, nullptr, nullptr);
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+        std::string line = command();
+        execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::string input = "1/0\n"
+                        "db.Organization(name='typed').save()\n"
+                        "print('still' + 'here', db.Organization.get_by_name('typed').name)\n"
+                        "exit()\n";
+    if (write(master, input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+        ADD_FAILURE() << "could not write to the terminal";
+    std::string output;
+    char buffer[4096];
+    for (;;) {
+        ssize_t n = read(master, buffer, sizeof buffer);
+        if (n <= 0)
+            break; // EIO once the shell has exited
+        output.append(buffer, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    close(master);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+    EXPECT_NE(output.find("ZeroDivisionError"), std::string::npos) << output;
+    EXPECT_NE(output.find("stillhere typed"), std::string::npos) << output;
+    EXPECT_NE(output.find("database:      sqlite:///"), std::string::npos) << output;
+    EXPECT_NE(output.find("db.Organization"), std::string::npos) << output;
+    auto history = slurp(folder_.path() + "/xdg/dataquality/shell_history");
+    EXPECT_NE(history.find("1/0"), std::string::npos) << history;
+}
+
+/// Every ```python example of docs/shell.md, in order, in one shell session.
+TEST_F(ShellTest, DocumentationExamplesRun) {
+    auto doc = slurp(std::string(DQ_SOURCE_DIR) + "/docs/shell.md");
+    std::string script;
+    std::regex block("```python\n([\\s\\S]*?)```");
+    int blocks = 0;
+    for (std::sregex_iterator it(doc.begin(), doc.end(), block), end; it != end; ++it, ++blocks)
+        script += (*it)[1].str() + "\n";
+    ASSERT_GT(blocks, 3) << "docs/shell.md has no ```python examples";
+    auto run = shell(script);
+    EXPECT_EQ(run.status, 0) << "stdout:\n" << run.out << "\nstderr:\n" << run.err;
+}
+
+} // namespace
