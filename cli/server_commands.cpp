@@ -212,7 +212,9 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         if (args.flag("foreground"))
             return runForeground(instance, config, out, err);
         try {
-            Poco::Net::ServerSocket probe(Poco::Net::SocketAddress(config.ip, static_cast<Poco::UInt16>(config.port)));
+            Poco::Net::ServerSocket probe;
+            probe.bind(Poco::Net::SocketAddress(config.ip, static_cast<Poco::UInt16>(config.port)), true, false);
+            probe.listen();
         } catch (const Poco::Exception& e) {
             err << "vserver: cannot start " << instance.name << ": " << config.ip << ":" << config.port
                 << " is not available (" << e.displayText() << "); is another server using it? change `port` in "

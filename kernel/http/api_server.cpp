@@ -97,6 +97,10 @@ public:
     explicit Connection(ApiServer& api) : api_(api) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& httpRequest, Poco::Net::HTTPServerResponse& httpResponse) override {
+        const auto& api = api_.env_.apiPath;
+        if (api_.env_.outsideApi && httpRequest.getURI().compare(0, api.size() + 1, api + "/") != 0 &&
+            api_.env_.outsideApi(httpRequest, httpResponse))
+            return;
         Poco::Stopwatch watch;
         watch.start();
         sdk::Response response;
@@ -217,7 +221,8 @@ void ApiServer::start(const ListenSettings& listen) {
     params->setTimeout(Poco::Timespan(60, 0));
     Poco::Net::ServerSocket socket;
     try {
-        socket.bind(Poco::Net::SocketAddress(listen.ip, static_cast<Poco::UInt16>(listen.port)), true);
+        // SO_REUSEADDR for quick restarts, but never SO_REUSEPORT: two servers must not share a port.
+        socket.bind(Poco::Net::SocketAddress(listen.ip, static_cast<Poco::UInt16>(listen.port)), true, false);
         socket.listen(256);
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot listen on " + listen.ip + ":" + std::to_string(listen.port) + ": " +

@@ -84,7 +84,7 @@ private:
     std::size_t consumed_ = 0;
 };
 
-struct Run {
+struct CommandResult {
     int code;
     std::string output;
 };
@@ -101,7 +101,7 @@ protected:
     }
     void TearDown() override { run({"stop", "--all"}); }
 
-    Run run(const std::vector<std::string>& args) {
+    CommandResult run(const std::vector<std::string>& args) {
         std::string command;
         for (const auto& [k, v] : env_)
             command += k + "='" + v + "' ";
@@ -109,7 +109,7 @@ protected:
         for (const auto& a : args)
             command += " '" + a + "'";
         command += " 2>&1";
-        Run result{0, ""};
+        CommandResult result{0, ""};
         FILE* pipe = ::popen(command.c_str(), "r");
         std::array<char, 4096> buf;
         while (auto n = std::fread(buf.data(), 1, buf.size(), pipe))
