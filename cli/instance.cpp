@@ -28,25 +28,30 @@ std::optional<std::string> Arguments::option(const std::string& name) const {
 }
 
 Arguments parseArguments(int argc, char** argv, const std::vector<std::string>& flags) {
+    return parseArguments(std::vector<std::string>(argv + 1, argv + argc), flags);
+}
+
+Arguments parseArguments(const std::vector<std::string>& raw, const std::vector<std::string>& flags) {
     Arguments args;
+    args.raw = raw;
     auto isFlag = [&](const std::string& n) {
         for (const auto& f : flags)
             if (f == n)
                 return true;
         return false;
     };
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        const std::string& a = raw[i];
         if (a.rfind("--", 0) == 0 && a.size() > 2) {
             std::string name = a.substr(2);
             if (auto eq = name.find('='); eq != std::string::npos) {
                 args.options[name.substr(0, eq)] = name.substr(eq + 1);
-            } else if (isFlag(name)) {
+            } else if (isFlag(name) || i + 1 == raw.size() || raw[i + 1].rfind("--", 0) == 0) {
+                // A known flag, or an option with nothing after it: a plugin command's flag that is
+                // not known yet (its command is parsed again with its own flags).
                 args.options[name] = "true";
-            } else if (i + 1 < argc) {
-                args.options[name] = argv[++i];
             } else {
-                args.errors.push_back("option --" + name + " needs a value");
+                args.options[name] = raw[++i];
             }
         } else if (a == "-h") {
             args.options["help"] = "true";

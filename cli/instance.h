@@ -16,6 +16,8 @@ struct Arguments {
     std::vector<std::string> words;
     std::map<std::string, std::string> options; ///< "--x y" and "--x=y"; flags map to "true"
     std::vector<std::string> errors;
+    /// The command line as given, to parse again once a plugin command's own flags are known.
+    std::vector<std::string> raw;
 
     bool flag(const std::string& name) const { return options.count(name) != 0; }
     std::optional<std::string> option(const std::string& name) const;
@@ -23,6 +25,7 @@ struct Arguments {
 
 /// `flags`: option names that take no value.
 Arguments parseArguments(int argc, char** argv, const std::vector<std::string>& flags);
+Arguments parseArguments(const std::vector<std::string>& raw, const std::vector<std::string>& flags);
 
 struct Instance {
     std::string name;

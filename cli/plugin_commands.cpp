@@ -74,7 +74,8 @@ void printCommandHelp(const sdk::CommandDecl& decl, const std::string& plugin, s
 
 } // namespace
 
-int pluginCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
+int pluginCommand(const Arguments& given, std::ostream& out, std::ostream& err) {
+    Arguments args = given;
     std::unique_ptr<kernel::Kernel> kernel;
     bool haveConfig = args.option("config") || args.option("name");
     // Without a configuration the command set is that of the bundled plugins (for --help and the
@@ -122,6 +123,16 @@ int pluginCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         if (host)
             bundled.clear();
         return groupKnown ? 2 : -1;
+    }
+    // Now that the command is known, its own flags take no value.
+    std::vector<std::string> flags{"help", "user", "system"};
+    for (const auto& o : best->decl.options)
+        if (o.flag)
+            flags.push_back(o.name);
+    args = parseArguments(given.raw, flags);
+    for (const auto& e : args.errors) {
+        err << "vserver " << joined(best->decl.path) << ": " << e << "\n";
+        return 2;
     }
     if (args.flag("help")) {
         printCommandHelp(best->decl, best->plugin, out);

@@ -48,29 +48,6 @@ std::string joinMethods(const std::vector<std::string>& methods) {
     return out;
 }
 
-/// `last_seen` is written at most once a minute per caller, so reads stay reads.
-class TouchThrottle {
-public:
-    bool due(sdk::ClientKind kind, sdk::Id id) {
-        auto now = std::chrono::steady_clock::now();
-        std::lock_guard lock(mutex_);
-        auto& last = seen_[{static_cast<int>(kind), id}];
-        if (last.time_since_epoch().count() != 0 && now - last < std::chrono::seconds(60))
-            return false;
-        last = now;
-        return true;
-    }
-
-private:
-    std::mutex mutex_;
-    std::map<std::pair<int, sdk::Id>, std::chrono::steady_clock::time_point> seen_;
-};
-
-TouchThrottle& touchThrottle() {
-    static TouchThrottle throttle;
-    return throttle;
-}
-
 } // namespace
 
 sdk::Response errorResponse(int status, const std::string& message, const std::map<std::string, std::string>& errors) {
@@ -355,7 +332,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
         env_.database->transaction([&](sdk::Store& store) { identity = authenticate(request, route, store); },
                                    Database::Access::Read);
     if ((identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) &&
-        touchThrottle().due(*identity.kind, identity.id)) {
+        touches_.due(*identity.kind, identity.id)) {
         auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
             identity.is(sdk::ClientKind::User) ? sdk::kUserIdentityService : sdk::kNodeIdentityService));
         env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); });

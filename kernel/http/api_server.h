@@ -8,12 +8,18 @@
 #include "kernel/events/event_bus.h"
 #include "kernel/http/router.h"
 #include "kernel/http/serializer.h"
+#include "kernel/http/touch_throttle.h"
 
 #include <dq/sdk/services.h>
 
 #include <functional>
 #include <memory>
 #include <string>
+
+namespace Poco::Net {
+class HTTPServerRequest;
+class HTTPServerResponse;
+} // namespace Poco::Net
 
 namespace dq::kernel {
 
@@ -26,6 +32,9 @@ struct ApiEnvironment {
     std::function<sdk::Services&(const std::string& plugin)> servicesOf;
     std::string apiPath = "/api";
     std::size_t maxBodyBytes = 1024 * 1024;
+    /// Requests outside api_path (the event channel's /socket.io/) go here first; it returns
+    /// false when the request is not its own. It may take the connection over (WebSocket).
+    std::function<bool(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)> outsideApi;
 };
 
 struct ListenSettings {
@@ -60,6 +69,7 @@ private:
     ApiEnvironment env_;
     Router router_;
     Serializer serializer_;
+    TouchThrottle touches_;
     struct Running;
     std::unique_ptr<Running> running_;
 };
