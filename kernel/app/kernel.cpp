@@ -292,6 +292,17 @@ void Kernel::serve() {
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
+
+    EventChannelEnvironment channel;
+    channel.bus = &events_;
+    channel.verify = [this](const std::string& token) { return tokens_->verify(token); };
+    channel.transaction = [this](const std::function<void(sdk::Store&)>& work) { database_->transaction(work); };
+    channel.service = [this](const std::string& name) { return catalog_.service(name); };
+    channel_ = std::make_unique<EventChannel>(channel);
+    channel_->start();
+    env.outsideApi = [this](Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+        return channel_->handle(request, response);
+    };
     api_ = std::make_unique<ApiServer>(env, std::move(router));
     api_->start({config_.ip, config_.port, config_.threads});
     Poco::Logger::get("kernel").information("serving http://%s:%d%s with plugins: %s", config_.ip, api_->port(),
@@ -304,9 +315,13 @@ void Kernel::serve() {
 }
 
 void Kernel::shutdown() {
+    // The channel first: it releases long-polls that would otherwise hold the HTTP server's stop.
+    if (channel_)
+        channel_->stop();
     if (api_)
         api_->stop();
     api_.reset();
+    channel_.reset();
     if (started_)
         host_.stop();
     started_ = false;

@@ -8,6 +8,7 @@
 #include "kernel/config/server_config.h"
 #include "kernel/db/database.h"
 #include "kernel/events/event_bus.h"
+#include "kernel/events/event_channel.h"
 #include "kernel/http/api_server.h"
 #include "kernel/plugin_host/plugin_host.h"
 
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<Database> database_;
     std::map<std::string, std::unique_ptr<PluginSettings>> settings_;
     std::map<std::string, std::unique_ptr<PluginServices>> services_;
+    std::unique_ptr<EventChannel> channel_; ///< /socket.io/, served through api_
     std::unique_ptr<ApiServer> api_;
     bool started_ = false;
 };
