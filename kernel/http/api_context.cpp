@@ -51,7 +51,7 @@ std::optional<sdk::Scope> ApiContext::scope(const std::string& resource, sdk::Op
 sdk::Scope ApiContext::require(const std::string& resource, sdk::Operation op) {
     auto s = scope(resource, op);
     if (!s)
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     return *s;
 }
 

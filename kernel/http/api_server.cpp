@@ -22,6 +22,7 @@
 #include <Poco/URI.h>
 
 #include <atomic>
+#include <limits>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -145,9 +146,18 @@ private:
         request.method = *method;
 
         const auto& limit = api_.env_.maxBodyBytes;
-        if (http.hasContentLength() && http.getContentLength64() > static_cast<Poco::Int64>(limit))
-            return errorResponse(413, "Request body too large: " + std::to_string(http.getContentLength64()) +
-                                          " bytes, the limit is " + std::to_string(limit) + " bytes (max_body_size)");
+        if (http.hasContentLength() && http.getContentLength64() > static_cast<Poco::Int64>(limit)) {
+            auto r = errorResponse(413, "Request body too large: " + std::to_string(http.getContentLength64()) +
+                                            " bytes, the limit is " + std::to_string(limit) +
+                                            " bytes (max_body_size)");
+            // A client still sending would see a reset instead of this answer: take in (and drop) a
+            // moderately large body, close the connection after an absurd one.
+            if (http.getContentLength64() <= static_cast<Poco::Int64>(limit) * 16)
+                http.stream().ignore(std::numeric_limits<std::streamsize>::max());
+            else
+                r.headers["Connection"] = "close";
+            return r;
+        }
         std::string body;
         // Without a length or chunking there is no body; reading would wait for the client.
         if (!http.hasContentLength() && !http.getChunkedTransferEncoding()) {
@@ -159,9 +169,12 @@ private:
         while (in.good()) {
             in.read(buffer, sizeof buffer);
             body.append(buffer, static_cast<std::size_t>(in.gcount()));
-            if (body.size() > limit)
-                return errorResponse(413, "Request body too large: the limit is " + std::to_string(limit) +
-                                              " bytes (max_body_size)");
+            if (body.size() > limit) {
+                auto r = errorResponse(413, "Request body too large: the limit is " + std::to_string(limit) +
+                                                " bytes (max_body_size)");
+                r.headers["Connection"] = "close";
+                return r;
+            }
         }
         request.body = std::move(body);
         return sdk::Response{0, {}, {}};

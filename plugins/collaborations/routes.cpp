@@ -10,33 +10,21 @@ using namespace dq::sdk;
 
 namespace {
 
-const char* const kNoPermission = "You lack the permission to do that!";
 const char* const kMemberOf = "id IN (SELECT collaboration_id FROM member WHERE organization_id = ?)";
 const char* const kMembersOf = "id IN (SELECT organization_id FROM member WHERE collaboration_id = ?)";
 
 Record requireCollaboration(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("collaboration", id);
-    if (!found)
-        throw NotFound("Collaboration id=" + std::to_string(id) + " not found!");
-    return *found;
+    return ctx.findOrNotFound("collaboration", id, "Collaboration id=" + std::to_string(id) + " not found!");
 }
 
 Record requireOrganization(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("organization", id);
-    if (!found)
-        throw NotFound("Organization id=" + std::to_string(id) + " not found!");
-    return *found;
-}
-
-bool inCollaboration(RequestContext& ctx, Id collaborationId) {
-    const auto& own = ctx.ownCollaborations();
-    return std::find(own.begin(), own.end(), collaborationId) != own.end();
+    return ctx.findOrNotFound("organization", id, "Organization id=" + std::to_string(id) + " not found!");
 }
 
 /// GLOBAL sees every collaboration; any narrower scope only those the caller's organization is in.
 void requireScopedAccess(RequestContext& ctx, const std::string& resource, Operation op, Id collaborationId) {
     auto scope = ctx.scope(resource, op);
-    if (!scope || (*scope != Scope::Global && !inCollaboration(ctx, collaborationId)))
+    if (!scope || (*scope != Scope::Global && !ctx.memberOf(collaborationId)))
         throw Forbidden(kNoPermission);
 }
 
@@ -224,10 +212,7 @@ void requireNodesPlugin(RequestContext& ctx) {
 }
 
 Record requireNode(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("node", id);
-    if (!found)
-        throw NotFound("Node id=" + std::to_string(id) + " not found!");
-    return *found;
+    return ctx.findOrNotFound("node", id, "Node id=" + std::to_string(id) + " not found!");
 }
 
 } // namespace

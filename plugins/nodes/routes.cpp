@@ -10,27 +10,16 @@ using namespace dq::sdk;
 
 namespace {
 
-const char* const kNoPermission = "You lack the permission to do that!";
-
 Record requireNode(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("node", id);
-    if (!found)
-        throw NotFound("Node id=" + std::to_string(id) + " is not found!");
-    return *found;
+    return ctx.findOrNotFound("node", id, "Node id=" + std::to_string(id) + " is not found!");
 }
 
 Record requireOrganization(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("organization", id);
-    if (!found)
-        throw NotFound("Organization id=" + std::to_string(id) + " not found!");
-    return *found;
+    return ctx.findOrNotFound("organization", id, "Organization id=" + std::to_string(id) + " not found!");
 }
 
 Record requireCollaboration(RequestContext& ctx, Id id) {
-    auto found = ctx.store().find("collaboration", id);
-    if (!found)
-        throw NotFound("Collaboration id=" + std::to_string(id) + " not found!");
-    return *found;
+    return ctx.findOrNotFound("collaboration", id, "Collaboration id=" + std::to_string(id) + " not found!");
 }
 
 /// GLOBAL reaches every node; ORGANIZATION only the nodes of the caller's organization.

@@ -37,10 +37,7 @@ bool canSee(sdk::RequestContext& ctx, Id organization) {
 }
 
 sdk::Record findOrThrow(sdk::RequestContext& ctx, Id id) {
-    auto record = ctx.store().find(kModel, id);
-    if (!record)
-        throw sdk::NotFound("Organization id=" + std::to_string(id) + " not found!");
-    return *record;
+    return ctx.findOrNotFound(kModel, id, "Organization id=" + std::to_string(id) + " not found!");
 }
 
 /// Reads the editable fields from the body: every one on create (default ""), only those sent on edit.
@@ -70,7 +67,7 @@ sdk::Response list(sdk::RequestContext& ctx) {
 
 sdk::Response create(sdk::RequestContext& ctx) {
     if (!ctx.holds({kResource, Scope::Global, Operation::Create}))
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     auto fields = readFields(ctx, true);
     fields.id = ctx.store().insert(kModel, fields);
     return sdk::Response::json(ctx.serialize(kModel, *ctx.store().find(kModel, fields.id)), 201);
@@ -79,7 +76,7 @@ sdk::Response create(sdk::RequestContext& ctx) {
 sdk::Response view(sdk::RequestContext& ctx) {
     auto record = findOrThrow(ctx, ctx.request().idParam());
     if (!canSee(ctx, record.id))
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     return sdk::Response::json(ctx.serialize(kModel, record));
 }
 
@@ -89,7 +86,7 @@ sdk::Response edit(sdk::RequestContext& ctx) {
     bool allowed = scope == Scope::Global ||
                    (scope == Scope::Organization && record.id == ctx.identity().organizationId);
     if (!allowed)
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     auto changes = readFields(ctx, false);
     if (!changes.values.empty())
         ctx.store().update(kModel, record.id, changes);
@@ -101,9 +98,13 @@ sdk::Response edit(sdk::RequestContext& ctx) {
 void declareRoutes(sdk::Registry& registry) {
     const std::vector<ClientKind> anyone{ClientKind::User, ClientKind::Node, ClientKind::Container};
     registry.route({sdk::Method::Get, "/organization", anyone, list, "List organizations"});
-    registry.route({sdk::Method::Post, "/organization", {ClientKind::User}, create, "Create an organization"});
+    registry.route(
+        {sdk::Method::Post, "/organization", {ClientKind::User}, create, "Create an organization"});
     registry.route({sdk::Method::Get, "/organization/<id>", anyone, view, "View an organization"});
-    registry.route({sdk::Method::Patch, "/organization/<id>", {ClientKind::User, ClientKind::Node}, edit,
+    registry.route({sdk::Method::Patch,
+                    "/organization/<id>",
+                    {ClientKind::User, ClientKind::Node},
+                    edit,
                     "Edit an organization (nodes upload their public key here)"});
 }
 

@@ -20,9 +20,9 @@ using sdk::RequestContext;
 using sdk::Response;
 using sdk::Scope;
 
-namespace {
+using sdk::kNoPermission;
 
-const char* kNoPermission = "You lack the permission to do that!";
+namespace {
 
 /// `column IN (ids)`, or a condition that matches nothing when there are no ids.
 Condition idIn(const std::vector<Id>& ids, const std::string& column = "id") {
@@ -32,10 +32,7 @@ Condition idIn(const std::vector<Id>& ids, const std::string& column = "id") {
 }
 
 Record findRole(RequestContext& ctx, Id id) {
-    auto role = ctx.store().find("role", id);
-    if (!role)
-        throw NotFound("Role with id=" + std::to_string(id) + " not found.");
-    return *role;
+    return ctx.findOrNotFound("role", id, "Role with id=" + std::to_string(id) + " not found.");
 }
 
 /// A rule row that a loaded plugin declares; the others do not exist as far as the API goes.

@@ -40,7 +40,7 @@ Response killTaskRoute(RequestContext& ctx) {
     bool member = inCollaboration(ctx, task->get("collaboration_id"));
     if (!holds(ctx, Scope::Global) &&
         !((holds(ctx, Scope::Collaboration) || holds(ctx, Scope::Organization)) && member))
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     killTask(ctx, *task);
     return Response::message("Nodes have been instructed to kill any containers running for task " +
                              std::to_string(id) + ".");
@@ -64,7 +64,7 @@ Response killNodeTasks(RequestContext& ctx) {
         (holds(ctx, Scope::Organization) &&
          node->integer("organization_id") == ctx.identity().organizationId);
     if (!allowed)
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     Object::Ptr payload = new Object;
     payload->set("node_id", node->id);
     payload->set("collaboration_id", node->get("collaboration_id"));

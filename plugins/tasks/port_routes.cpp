@@ -14,10 +14,7 @@ using sdk::Scope;
 namespace {
 
 Record resultOr404(RequestContext& ctx, Id id) {
-    auto result = ctx.store().find("result", id);
-    if (!result)
-        throw sdk::NotFound("Result id=" + std::to_string(id) + " not found!");
-    return *result;
+    return ctx.findOrNotFound("result", id, "Result id=" + std::to_string(id) + " not found!");
 }
 
 void requireRunsResult(RequestContext& ctx, const Record& result) {
@@ -87,7 +84,7 @@ Response getPort(RequestContext& ctx) {
         auto taskId = result ? result->integer("task_id") : std::nullopt;
         auto task = taskId ? ctx.store().find("task", *taskId) : std::nullopt;
         if (!scope || !task || !inCollaboration(ctx, task->get("collaboration_id")))
-            throw sdk::Forbidden("You lack the permission to do that!");
+            throw sdk::Forbidden(sdk::kNoPermission);
     }
     return Response::json(portJson(ctx, *port));
 }

@@ -45,7 +45,7 @@ Response getResult(RequestContext& ctx) {
     auto result = resultOr404(ctx);
     auto scope = ctx.scope("result", Operation::View);
     if (scope != Scope::Global && !(scope && inCollaboration(ctx, collaborationOf(ctx, result))))
-        throw sdk::Forbidden("You lack the permission to do that!");
+        throw sdk::Forbidden(sdk::kNoPermission);
     return Response::json(resultJson(ctx, result, ctx.request().includes("task")));
 }
 

@@ -119,7 +119,7 @@ void requireTaskScope(RequestContext& ctx, const std::string& resource, Operatio
     auto scope = ctx.scope(resource, op);
     if (scope == Scope::Global || (scope && inCollaboration(ctx, task.get("collaboration_id"))))
         return;
-    throw sdk::Forbidden("You lack the permission to do that!");
+    throw sdk::Forbidden(sdk::kNoPermission);
 }
 
 } // namespace
@@ -194,7 +194,7 @@ Response createTask(RequestContext& ctx) {
     if (who.is(sdk::ClientKind::User)) {
         // Members were checked above, so any create scope suffices here.
         if (!ctx.scope("task", Operation::Create))
-            throw sdk::Forbidden("You lack the permission to do that!");
+            throw sdk::Forbidden(sdk::kNoPermission);
         task.set("run_id", nextRunId(store)).set("init_user_id", who.id);
     } else {
         auto parent = who.taskId ? store.find("task", *who.taskId) : std::nullopt;

@@ -169,9 +169,7 @@ Object::Ptr portJson(RequestContext& ctx, const Record& port) {
 bool inCollaboration(RequestContext& ctx, const sdk::Value& collaborationId) {
     if (collaborationId.isEmpty())
         return false;
-    auto id = collaborationId.convert<Id>();
-    const auto& own = ctx.ownCollaborations();
-    return std::find(own.begin(), own.end(), id) != own.end();
+    return ctx.memberOf(collaborationId.convert<Id>());
 }
 
 Condition columnIn(const std::string& column, const std::vector<Id>& ids) {

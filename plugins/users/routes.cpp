@@ -20,9 +20,9 @@ using sdk::RequestContext;
 using sdk::Response;
 using sdk::Scope;
 
-namespace {
+using sdk::kNoPermission;
 
-const char* kNoPermission = "You lack the permission to do that!";
+namespace {
 
 Poco::JSON::Object::Ptr render(RequestContext& ctx, const Record& user) {
     auto json = ctx.serialize("user", user);
@@ -32,10 +32,7 @@ Poco::JSON::Object::Ptr render(RequestContext& ctx, const Record& user) {
 }
 
 Record findUser(RequestContext& ctx, Id id) {
-    auto user = ctx.store().find("user", id);
-    if (!user)
-        throw NotFound("user id=" + std::to_string(id) + " is not found");
-    return *user;
+    return ctx.findOrNotFound("user", id, "user id=" + std::to_string(id) + " is not found");
 }
 
 bool sameOrganization(RequestContext& ctx, const Record& user) {

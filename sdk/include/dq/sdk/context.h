@@ -8,7 +8,7 @@
 #include "dq/sdk/store.h"
 
 #include <Poco/JSON/Object.h>
-
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -37,6 +37,18 @@ public:
     virtual const std::vector<RuleKey>& rules() = 0;
     /// Collaborations of the caller's organization (empty without the membership service).
     virtual const std::vector<Id>& ownCollaborations() = 0;
+    /// Whether the caller's organization takes part in `collaboration`.
+    bool memberOf(Id collaboration) {
+        const auto& own = ownCollaborations();
+        return std::find(own.begin(), own.end(), collaboration) != own.end();
+    }
+    /// The row, or NotFound with `notFoundMessage` (each resource words it as vantage6 does).
+    Record findOrNotFound(const std::string& model, Id id, const std::string& notFoundMessage) {
+        auto found = store().find(model, id);
+        if (!found)
+            throw NotFound(notFoundMessage);
+        return *found;
+    }
 
     // ---- Responses ----
 

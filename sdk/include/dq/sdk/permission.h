@@ -9,6 +9,9 @@
 
 namespace dq::sdk {
 
+/// The message of every 403 for a missing rule (vantage6's wording).
+inline constexpr const char* kNoPermission = "You lack the permission to do that!";
+
 /// Ordered from narrow to wide, so the highest held scope is the largest value.
 enum class Scope { Own = 0, Organization = 1, Collaboration = 2, Global = 3 };
 enum class Operation { View, Edit, Create, Delete, Send, Receive };
