@@ -70,6 +70,10 @@ Response Response::message(const std::string& text, int status) {
 // ---- JsonBody ----
 
 JsonBody::JsonBody(const Request& request) {
+    if (!request.body.empty() && !request.contentType.empty() &&
+        request.contentType.find("json") == std::string::npos)
+        throw HttpError(415, "Unsupported media type '" + request.contentType +
+                                 "': send the body as JSON with Content-Type: application/json");
     if (request.body.empty())
         throw BadRequest("Missing JSON in request: send a JSON object with Content-Type: application/json");
     try {

@@ -277,3 +277,90 @@ TEST_F(VserverCli, PluginCommandsWorkOnTheConfiguredDatabaseWithoutAServer) {
 }
 
 } // namespace
+
+namespace {
+
+class VserverImport : public VserverCli {
+protected:
+    std::string post(const std::string& path, const std::string& body) {
+        Poco::Net::HTTPClientSession session("127.0.0.1", port_);
+        Poco::Net::HTTPRequest request("POST", path);
+        request.setContentType("application/json");
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string answer;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+        return std::to_string(response.getStatus()) + " " + answer;
+    }
+    std::string config() {
+        if (config_.empty()) {
+            EXPECT_EQ(run({"new", "--user", "--name", "imp", "--non-interactive", "--port", std::to_string(port_)}).code, 0);
+            config_ = home_.path() + "/config/dataquality/server/imp.yaml";
+        }
+        return config_;
+    }
+    std::string writeFile(const std::string& name, const std::string& text) {
+        std::string path = home_.path() + "/" + name;
+        std::ofstream(path) << text;
+        return path;
+    }
+    const std::string fixture = std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml";
+    std::string config_;
+};
+
+TEST_F(VserverImport, ImportedUsersAndNodesLogInThroughTheApi) {
+    ASSERT_EQ(run({"import", fixture, "--config", config()}).code, 0);
+    ASSERT_EQ(run({"start", "--config", config()}).code, 0);
+    EXPECT_EQ(post("/api/token/user", R"({"username": "sam", "password": "change-me-3"})").substr(0, 3), "200");
+    EXPECT_EQ(post("/api/token/user", R"({"username": "sam", "password": "wrong"})").substr(0, 3), "401");
+    EXPECT_EQ(post("/api/token/node", R"({"api_key": "0d2b5f2e-1c1a-4c7e-9d1a-aa0000000005"})").substr(0, 3), "200");
+    EXPECT_EQ(run({"stop", "--config", config()}).code, 0);
+}
+
+TEST_F(VserverImport, ReimportDuplicatesNothingAndCountsWhatItLeftAlone) {
+    ASSERT_EQ(run({"import", fixture, "--config", config()}).code, 0);
+    auto again = run({"import", fixture, "--config", config()});
+    ASSERT_EQ(again.code, 0) << again.output;
+    EXPECT_NE(again.output.find("organizations  0 created, 0 updated, 3 unchanged"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("nodes          0 created, 0 updated, 5 unchanged"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("users          0 created, 0 updated, 4 unchanged"), std::string::npos) << again.output;
+}
+
+TEST_F(VserverImport, BadFileChangesNothingAndNamesEntryAndKey) {
+    auto bad = writeFile("bad.yaml", "organizations:\n"
+                                     "  - name: Fine\n"
+                                     "  - name: Broken\n"
+                                     "    users:\n"
+                                     "      - username: nopass\n"
+                                     "collaborations:\n"
+                                     "  - name: C\n"
+                                     "    participants:\n"
+                                     "      - name: Fine\n"
+                                     "        api_key: not-a-uuid\n");
+    auto r = run({"import", bad, "--config", config()});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("bad.yaml: organizations[1].users[0].password: required"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("collaborations[0].participants[0].api_key: expected a UUID"), std::string::npos)
+        << r.output;
+    auto list = run({"organization", "list", "--config", config()});
+    EXPECT_EQ(list.output.find("Fine"), std::string::npos) << "nothing of a bad file is written: " << list.output;
+
+    auto unknownParticipant = writeFile("ghost.yaml", "collaborations:\n  - name: C\n    participants:\n"
+                                                      "      - name: Ghost\n"
+                                                      "        api_key: 0d2b5f2e-1c1a-4c7e-9d1a-aa0000000009\n"
+                                                      "organizations:\n  - name: Real\n");
+    r = run({"import", unknownParticipant, "--config", config()});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("participant 'Ghost'"), std::string::npos) << r.output;
+    list = run({"organization", "list", "--config", config()});
+    EXPECT_EQ(list.output.find("Real"), std::string::npos) << "the transaction is all or nothing: " << list.output;
+}
+
+TEST_F(VserverImport, DropAllNeedsAllowDropAll) {
+    auto r = run({"import", fixture, "--config", config(), "--drop-all"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("allow_drop_all"), std::string::npos) << r.output;
+}
+
+} // namespace

@@ -46,6 +46,13 @@ TEST(HttpErrors, WrongMethodIsJson405WithAllowHeader) {
     EXPECT_FALSE(r.msg().empty());
 }
 
+TEST(HttpErrors, NonJsonBodyIs415) {
+    TestServer s;
+    auto r = s.request("POST", "/organization", "name=x", s.rootToken(), {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(r.status, 415);
+    EXPECT_NE(r.msg().find("application/json"), std::string::npos) << r.body;
+}
+
 TEST(HttpErrors, CorsPreflightIsAnswered) {
     TestServer s;
     auto r = s.request("OPTIONS", "/organization", "", "", {{"Origin", "http://ui.example"}});
