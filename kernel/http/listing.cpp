@@ -123,7 +123,13 @@ void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
                 auto placeholders = std::count(filter.sql.begin(), filter.sql.end(), '?');
                 std::vector<sdk::Value> params(placeholders, sdk::Value(text));
                 Poco::Int64 asInt = 0;
-                if (Poco::NumberParser::tryParse64(text, asInt))
+                bool isInteger = Poco::NumberParser::tryParse64(text, asInt);
+                // `*_id` parameters are ids: a non-number would make PostgreSQL fail the whole query.
+                if (!isInteger && filter.param.size() > 3 &&
+                    filter.param.compare(filter.param.size() - 3, 3, "_id") == 0)
+                    throw sdk::BadRequest("Filter '" + filter.param + "' expects an integer, got '" + text + "'",
+                                          {{filter.param, "expected an integer"}});
+                if (isInteger)
                     params.assign(placeholders, sdk::Value(asInt));
                 alternatives.push_back(sdk::Condition::raw("(" + filter.sql + ")", params));
                 break;

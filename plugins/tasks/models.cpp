@@ -120,7 +120,7 @@ void declareFilters(sdk::Registry& registry) {
     for (const char* p : {"name", "image", "description", "database"})
         registry.filter("task", like(p));
     registry.filter("task",
-                    sql("result_id", "id IN (SELECT task_id FROM result WHERE CAST(id AS TEXT) = ?)"));
+                    sql("result_id", "id IN (SELECT task_id FROM result WHERE id = ?)"));
     registry.filter("task", sql("status", kStatusSql));
 
     registry.filter("result", equal("task_id"));
@@ -133,16 +133,17 @@ void declareFilters(sdk::Registry& registry) {
     }
     registry.filter("result", sql("state", "(finished_at IS NULL OR ? <> 'open')"));
     registry.filter("result",
-                    sql("node_id", "id IN (SELECT r.id FROM result r JOIN task t ON t.id = r.task_id"
-                                   " JOIN node n ON n.organization_id = r.organization_id"
-                                   " AND n.collaboration_id = t.collaboration_id"
-                                   " WHERE CAST(n.id AS TEXT) = ?)"));
+                    // Two indexed lookups (organization, then the tasks of the node's collaboration),
+                    // so a node's poll does not scan every result.
+                    sql("node_id", "organization_id IN (SELECT organization_id FROM node WHERE id = ?)"
+                                   " AND task_id IN (SELECT t.id FROM task t JOIN node n"
+                                   " ON n.collaboration_id = t.collaboration_id WHERE n.id = ?)"));
 
     registry.filter("algorithmport", equal("result_id"));
     registry.filter("algorithmport",
-                    sql("task_id", "result_id IN (SELECT id FROM result WHERE CAST(task_id AS TEXT) = ?)"));
+                    sql("task_id", "result_id IN (SELECT id FROM result WHERE task_id = ?)"));
     registry.filter("algorithmport", sql("run_id", "result_id IN (SELECT r.id FROM result r JOIN task t"
-                                                   " ON t.id = r.task_id WHERE CAST(t.run_id AS TEXT) = ?)"));
+                                                   " ON t.id = r.task_id WHERE t.run_id = ?)"));
 }
 
 } // namespace dq::plugins::tasks
