@@ -38,7 +38,10 @@ subprocess.run([vserver, "start", *ctx], check=True, stdout=subprocess.DEVNULL)
 try:
     token = call("POST", "/token/user", {"username": "root", "password": "root"})["access_token"]
     orgs = [call("POST", "/organization", {"name": f"org {i}"}, token)["id"] for i in range(100)]
-    collab = call("POST", "/collaboration", {"name": "hundred", "organization_ids": orgs}, token)["id"]
+    # Tasks are created by root, whose organization must take part (vantage6's rule).
+    root_org = call("GET", "/organization?name=root", None, token)[0]["id"]
+    collab = call("POST", "/collaboration", {"name": "hundred", "organization_ids": orgs + [root_org]},
+                  token)["id"]
     keys = {}
     for org in orgs:
         keys[org] = call("POST", "/node", {"collaboration_id": collab, "organization_id": org}, token)["api_key"]

@@ -1,0 +1,246 @@
+// Password recovery by e-mail end to end: the users routes, the smtp plugin's mailer, and a real
+// SMTP sink on loopback that stores what it receives.
+#include "kernel/app/kernel.h"
+#include "tests/peers/peer_process.h"
+#include "tests/support/test_server.h"
+
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+#include <Poco/Net/QuotedPrintableDecoder.h>
+#include <Poco/StreamCopier.h>
+#include <ctime>
+#include <gtest/gtest.h>
+#include <regex>
+
+namespace {
+
+using dq::test::json;
+using dq::test::TestServer;
+using dq::test::peers::SmtpSink;
+
+const std::string kSameAnswer = "If the username or email is in our database you will soon receive an email.";
+
+std::string smtpYaml(const SmtpSink& sink) {
+    return "  smtp:\n    server: 127.0.0.1\n    port: " + std::to_string(sink.port()) +
+           "\n    username: noreply@example.org\n    MAIL_USE_TLS: false\n    email_token_validity_minutes: "
+           "5\n"
+           "  support_email: help@example.org\n";
+}
+
+/// The text of a stored mail: headers dropped, quoted-printable decoded.
+std::string bodyOf(const Poco::JSON::Object::Ptr& mail) {
+    auto data = mail->getValue<std::string>("data");
+    auto start = data.find("\r\n\r\n");
+    std::istringstream encoded(start == std::string::npos ? data : data.substr(start + 4));
+    Poco::Net::QuotedPrintableDecoder decoder(encoded);
+    std::string text;
+    Poco::StreamCopier::copyToString(decoder, text);
+    return text;
+}
+
+std::string tokenIn(const Poco::JSON::Object::Ptr& mail) {
+    std::smatch match;
+    auto body = bodyOf(mail);
+    if (!std::regex_search(body, match, std::regex("eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+")))
+        return "";
+    return match.str();
+}
+
+std::string recipientOf(const Poco::JSON::Object::Ptr& mail) {
+    return mail->getArray("to")->getElement<std::string>(0);
+}
+
+class PasswordRecovery : public dq::test::BothDatabases {
+protected:
+    TestServer& start(const std::string& extra = "") {
+        TestServer::Options options;
+        options.extraYaml = smtpYaml(sink) + extra;
+        return server(options);
+    }
+
+    /// A user with an e-mail address; returns its id.
+    long long createUser(const std::string& name) {
+        auto& s = server();
+        auto org = dq::test::createOrganization(s, "Org of " + name);
+        auto r = s.post("/user",
+                        json({{"username", name},
+                              {"firstname", std::string("Ada")},
+                              {"lastname", std::string("L")},
+                              {"email", name + "@example.org"},
+                              {"password", std::string("Welkom01!")},
+                              {"organization_id", org}}),
+                        s.rootToken());
+        EXPECT_EQ(r.status, 201) << r.body;
+        return r.status == 201 ? r.object()->getValue<long long>("id") : 0;
+    }
+
+    SmtpSink sink;
+};
+
+TEST_P(PasswordRecovery, MailedTokenSetsTheNewPasswordExactlyOnce) {
+    auto& s = start();
+    createUser("ada");
+
+    auto lost = s.post("/recover/lost", json({{"username", std::string("ada")}}));
+    EXPECT_EQ(lost.status, 200) << lost.body;
+    EXPECT_EQ(lost.msg(), kSameAnswer);
+
+    auto mails = sink.waitFor(1);
+    ASSERT_EQ(mails.size(), 1u);
+    EXPECT_EQ(recipientOf(mails[0]), "ada@example.org");
+    EXPECT_EQ(mails[0]->getValue<std::string>("from"), "noreply@example.org");
+    EXPECT_NE(mails[0]->getValue<std::string>("data").find("Subject: Password reset vantage6"),
+              std::string::npos);
+    EXPECT_NE(bodyOf(mails[0]).find("help@example.org"), std::string::npos) << bodyOf(mails[0]);
+    auto token = tokenIn(mails[0]);
+    ASSERT_FALSE(token.empty()) << bodyOf(mails[0]);
+
+    auto reset =
+        s.post("/recover/reset", json({{"reset_token", token}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(reset.status, 200) << reset.body;
+    EXPECT_EQ(reset.msg(), "The password has successfully been reset!");
+
+    EXPECT_FALSE(s.login("ada", "N3w-Secret!").empty());
+    EXPECT_EQ(s.post("/token/user",
+                     json({{"username", std::string("ada")}, {"password", std::string("Welkom01!")}}))
+                  .status,
+              401);
+
+    auto again =
+        s.post("/recover/reset", json({{"reset_token", token}, {"password", std::string("0ther-Secret!")}}));
+    EXPECT_EQ(again.status, 400) << again.body;
+    EXPECT_EQ(again.msg(), "Invalid recovery token!");
+    EXPECT_FALSE(s.login("ada", "N3w-Secret!").empty());
+}
+
+TEST_P(PasswordRecovery, FindsTheUserByEmail) {
+    auto& s = start();
+    createUser("grace");
+    auto lost = s.post("/recover/lost", json({{"email", std::string("grace@example.org")}}));
+    EXPECT_EQ(lost.status, 200) << lost.body;
+    auto mails = sink.waitFor(1);
+    ASSERT_EQ(mails.size(), 1u);
+    EXPECT_EQ(recipientOf(mails[0]), "grace@example.org");
+    EXPECT_FALSE(tokenIn(mails[0]).empty());
+}
+
+TEST_P(PasswordRecovery, UnknownUserGetsTheSameAnswerAndNoMail) {
+    auto& s = start();
+    createUser("alan");
+    auto unknown = s.post("/recover/lost", json({{"username", std::string("nobody")}}));
+    EXPECT_EQ(unknown.status, 200);
+    EXPECT_EQ(unknown.body,
+              s.post("/recover/lost", json({{"email", std::string("nobody@example.org")}})).body);
+    EXPECT_EQ(unknown.msg(), kSameAnswer);
+    // Mail goes out in order: once alan's arrived, a mail for "nobody" would have arrived before it.
+    EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("alan")}})).status, 200);
+    auto mails = sink.waitFor(1);
+    ASSERT_EQ(mails.size(), 1u);
+    EXPECT_EQ(recipientOf(mails[0]), "alan@example.org");
+}
+
+TEST_P(PasswordRecovery, RejectsMissingAndInvalidInput) {
+    auto& s = start();
+    auto lost = s.post("/recover/lost", json({}));
+    EXPECT_EQ(lost.status, 400);
+    EXPECT_EQ(lost.msg(), "No username or email provided!");
+
+    auto missing = s.post("/recover/reset", json({{"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_EQ(missing.msg(), "The reset token and/or password is missing!");
+
+    auto forged =
+        s.post("/recover/reset",
+               json({{"reset_token", std::string("not.a.token")}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(forged.status, 400);
+    EXPECT_EQ(forged.msg(), "Invalid recovery token!");
+
+    // A login token is signed by the server but not for this purpose.
+    auto login = s.post("/recover/reset",
+                        json({{"reset_token", s.rootToken()}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(login.status, 400);
+    EXPECT_EQ(login.msg(), "Invalid recovery token!");
+}
+
+TEST_P(PasswordRecovery, ExpiredTokenIsRefusedWith401) {
+    auto& s = start();
+    auto id = createUser("edsger");
+    // Signed with the test server's jwt_secret_key, as the server would have an hour ago.
+    auto now = static_cast<Poco::Int64>(std::time(nullptr));
+    Poco::JWT::Token token;
+    token.setType("JWT");
+    auto& claims = token.payload();
+    claims.set("type", std::string("purpose"));
+    claims.set("purpose", std::string("password-reset"));
+    claims.set("user_id", static_cast<Poco::Int64>(id));
+    claims.set("iat", now - 3600);
+    claims.set("nbf", now - 3600);
+    claims.set("exp", now - 600);
+    auto expired = Poco::JWT::Signer("test-secret").sign(token, Poco::JWT::Signer::ALGO_HS256);
+    auto r =
+        s.post("/recover/reset", json({{"reset_token", expired}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_EQ(r.msg(), "Token has expired");
+}
+
+TEST_P(PasswordRecovery, WeakPasswordIsRefusedAndTheTokenStaysUsable) {
+    auto& s = start();
+    createUser("barbara");
+    EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("barbara")}})).status, 200);
+    auto mails = sink.waitFor(1);
+    ASSERT_EQ(mails.size(), 1u);
+    auto token = tokenIn(mails[0]);
+
+    auto weak =
+        s.post("/recover/reset", json({{"reset_token", token}, {"password", std::string("alllowercase1!")}}));
+    EXPECT_EQ(weak.status, 400);
+    EXPECT_EQ(weak.msg(), "Password should contain at least one uppercase letter");
+
+    auto good =
+        s.post("/recover/reset", json({{"reset_token", token}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(good.status, 200) << good.body;
+}
+
+TEST_P(PasswordRecovery, ResetUnlocksABlockedAccountAndTheBlockIsMailed) {
+    auto& s = start();
+    createUser("linus");
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(s.post("/token/user",
+                         json({{"username", std::string("linus")}, {"password", std::string("wrong")}}))
+                      .status,
+                  401);
+    EXPECT_EQ(s.post("/token/user",
+                     json({{"username", std::string("linus")}, {"password", std::string("Welkom01!")}}))
+                  .status,
+              401);
+    auto blocked = sink.waitFor(1);
+    ASSERT_EQ(blocked.size(), 1u);
+    EXPECT_EQ(recipientOf(blocked[0]), "linus@example.org");
+    EXPECT_NE(blocked[0]->getValue<std::string>("data").find("blocked"), std::string::npos);
+
+    EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("linus")}})).status, 200);
+    auto mails = sink.waitFor(2);
+    ASSERT_EQ(mails.size(), 2u);
+    auto reset = s.post("/recover/reset",
+                        json({{"reset_token", tokenIn(mails[1])}, {"password", std::string("N3w-Secret!")}}));
+    EXPECT_EQ(reset.status, 200) << reset.body;
+    EXPECT_FALSE(s.login("linus", "N3w-Secret!").empty());
+}
+
+DQ_ON_BOTH_DATABASES(PasswordRecovery);
+
+TEST(PasswordRecoveryWithoutSmtp, Answers501) {
+    TestServer::Options options;
+    options.plugins = {"organizations", "roles", "users"};
+    TestServer s(options);
+    const std::string msg = "Password recovery by e-mail is not configured on this server (no smtp plugin)";
+    auto lost = s.post("/recover/lost", json({{"username", std::string("root")}}));
+    EXPECT_EQ(lost.status, 501);
+    EXPECT_EQ(lost.msg(), msg);
+    auto reset =
+        s.post("/recover/reset", json({{"reset_token", std::string("x")}, {"password", std::string("y")}}));
+    EXPECT_EQ(reset.status, 501);
+    EXPECT_EQ(reset.msg(), msg);
+}
+
+} // namespace

@@ -1,0 +1,146 @@
+// Test peers on loopback: a fake SMTP sink and a fake EduVPN portal, each a small Python program
+// in this folder, started per test and stopped when the object goes away.
+#pragma once
+
+#include <Poco/DirectoryIterator.h>
+#include <Poco/File.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Path.h>
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <Poco/TemporaryFile.h>
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dq::test::peers {
+
+/// A Python peer from tests/peers/, running until destroyed; port() is where it listens.
+class PeerProcess {
+public:
+    PeerProcess(const std::string& script, const std::vector<std::string>& args) {
+        std::vector<std::string> argv{std::string(DQ_SOURCE_DIR) + "/tests/peers/" + script};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Poco::Pipe out;
+        handle_ = std::make_unique<Poco::ProcessHandle>(
+            Poco::Process::launch("/usr/bin/python3", argv, nullptr, &out, nullptr));
+        Poco::PipeInputStream in(out);
+        std::string word;
+        if (!(in >> word >> port_) || word != "PORT")
+            throw std::runtime_error("test peer " + script +
+                                     " did not print its port; is /usr/bin/python3 there?");
+    }
+    ~PeerProcess() {
+        try {
+            Poco::Process::kill(*handle_);
+            handle_->wait();
+        } catch (...) {
+        }
+    }
+    int port() const { return port_; }
+
+private:
+    std::unique_ptr<Poco::ProcessHandle> handle_;
+    int port_ = 0;
+};
+
+/// The SMTP sink: mails land as JSON files in a temporary folder.
+class SmtpSink {
+public:
+    explicit SmtpSink(int refuseFirst = 0)
+        : folder_(), process_("smtp_sink.py", arguments(folder_, refuseFirst)) {}
+
+    int port() const { return process_.port(); }
+
+    /// The received mails ({"from", "to", "data", "auth"}), oldest first.
+    std::vector<Poco::JSON::Object::Ptr> mails() const {
+        std::vector<std::string> names;
+        for (Poco::DirectoryIterator it(folder_.path()), end; it != end; ++it)
+            if (it.name().size() > 5 && it.name().substr(it.name().size() - 5) == ".json")
+                names.push_back(it.path().toString());
+        std::sort(names.begin(), names.end());
+        std::vector<Poco::JSON::Object::Ptr> out;
+        for (const auto& name : names) {
+            std::ifstream in(name);
+            std::stringstream text;
+            text << in.rdbuf();
+            out.push_back(Poco::JSON::Parser().parse(text.str()).extract<Poco::JSON::Object::Ptr>());
+        }
+        return out;
+    }
+
+    /// Waits (up to a generous 30 s, for slow machines) until `count` mails arrived; returns them.
+    std::vector<Poco::JSON::Object::Ptr> waitFor(std::size_t count) const {
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (mails().size() < count && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return mails();
+    }
+
+private:
+    static std::vector<std::string> arguments(Poco::TemporaryFile& folder, int refuseFirst) {
+        Poco::File(folder.path()).createDirectories();
+        std::vector<std::string> args{folder.path()};
+        if (refuseFirst > 0)
+            args.insert(args.end(), {"--refuse-first", std::to_string(refuseFirst)});
+        return args;
+    }
+
+    Poco::TemporaryFile folder_;
+    PeerProcess process_;
+};
+
+/// The fake EduVPN portal (user vpnuser/vpnpass, client vantage6/secret).
+class FakeEduVpn {
+public:
+    FakeEduVpn() : process_("fake_eduvpn.py", {}) {}
+
+    int port() const { return process_.port(); }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+
+    /// ok | slow | bad_login | bad_token | bad_profiles | bad_keypair | error_status
+    void setMode(const std::string& mode) {
+        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
+        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/_test/mode",
+                                       Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setContentLength(static_cast<std::streamsize>(mode.size()));
+        session.sendRequest(request) << mode;
+        Poco::Net::HTTPResponse response;
+        session.receiveResponse(response);
+        if (response.getStatus() != 200)
+            throw std::runtime_error("fake EduVPN refused mode " + mode);
+    }
+
+    /// The `vpn_server:` block for TestServer::Options::extraYaml.
+    std::string yaml(const std::string& password = "vpnpass") const {
+        return "  vpn_server:\n    url: " + url() +
+               "/\n    redirect_url: http://localhost/callback\n    client_id: vantage6\n"
+               "    client_secret: secret\n    portal_username: vpnuser\n    portal_userpass: " +
+               password + "\n";
+    }
+
+private:
+    PeerProcess process_;
+};
+
+/// A loopback port where nothing listens (bound, then released).
+inline int closedPort() {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    int port = socket.address().port();
+    socket.close();
+    return port;
+}
+
+} // namespace dq::test::peers
