@@ -2,7 +2,6 @@
 #include "commands.h"
 
 #include "cli/shell/shell_command.h"
-
 #include "kernel/app/kernel.h"
 #include "kernel/log/logging.h"
 
@@ -13,7 +12,6 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
-
 #include <csignal>
 #include <iomanip>
 #include <iostream>
@@ -22,8 +20,8 @@ namespace dq::cli {
 
 namespace {
 
-const std::vector<std::string> kFlags{"help",  "user",           "system",   "attach",
-                                      "all",   "non-interactive", "drop-all", "foreground"};
+const std::vector<std::string> kFlags{"help",     "user",      "system", "attach", "all", "non-interactive",
+                                      "drop-all", "foreground"};
 
 const char* kContextHelp = "  --config FILE         configuration file (any path)\n"
                            "  --name NAME           configuration by name (from vserver new)\n"
@@ -50,14 +48,16 @@ const std::vector<BuiltIn>& builtIns() {
         {"import", "import organizations, users, collaborations, nodes and tasks from a YAML file",
          importCommand},
         {"shell", "an interactive Python shell on the database: db.Organization, db.User, ...", shellCommand},
-        {"version", "versions of the CLI, kernel, SDK ABI and plugins (and of a running server)", versionCommand},
+        {"version", "versions of the CLI, kernel, SDK ABI and plugins (and of a running server)",
+         versionCommand},
     };
     return commands;
 }
 
 /// Plugins enabled by the config when one is given, else the bundled ones; loaded only to read
 /// their declarations (no database).
-std::unique_ptr<kernel::Catalog> declarations(const Arguments& args, std::unique_ptr<kernel::PluginHost>& host) {
+std::unique_ptr<kernel::Catalog> declarations(const Arguments& args,
+                                              std::unique_ptr<kernel::PluginHost>& host) {
     kernel::PluginHost::Options options;
     options.enabled = kernel::bundledPlugins();
     options.folders = kernel::defaultPluginFolders();
@@ -95,8 +95,8 @@ void printHelp(const Arguments& args, std::ostream& out) {
     } catch (const std::exception& e) {
         out << "\n(plugin commands unavailable: " << e.what() << ")\n";
     }
-    out << "\nOptions of commands that act on a server:\n" << kContextHelp
-        << "\nRun `vserver COMMAND --help` for a command's options.\n";
+    out << "\nOptions of commands that act on a server:\n"
+        << kContextHelp << "\nRun `vserver COMMAND --help` for a command's options.\n";
 }
 
 void reportStartupError(const std::exception& e, std::ostream& err) {
@@ -166,8 +166,8 @@ int versionCommand(const Arguments& args, std::ostream& out, std::ostream& err) 
             << kContextHelp;
         return 0;
     }
-    out << "vserver " << sdk::kServerVersion << "\nkernel  " << sdk::kServerVersion << "\nSDK ABI " << sdk::kAbiMajor
-        << "." << sdk::kAbiMinor << "\n";
+    out << "vserver " << sdk::kServerVersion << "\nkernel  " << sdk::kServerVersion << "\nSDK ABI "
+        << sdk::kAbiMajor << "." << sdk::kAbiMinor << "\n";
     try {
         std::unique_ptr<kernel::PluginHost> host;
         auto catalog = declarations(args, host);

@@ -2,21 +2,18 @@
 // YAML, in one transaction. The whole file is checked before anything is written; re-importing
 // updates or skips what exists (by name / username / organization+collaboration).
 #include "commands.h"
-
 #include "kernel/app/kernel.h"
 
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
-
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <iomanip>
 #include <map>
-#include <set>
 #include <ostream>
 #include <regex>
+#include <set>
+#include <yaml-cpp/yaml.h>
 
 namespace dq::cli {
 
@@ -51,7 +48,8 @@ class FileCheck {
 public:
     explicit FileCheck(std::string file) : file_(std::move(file)) {}
 
-    std::string text(const YAML::Node& parent, const std::string& key, const std::string& path, bool required) {
+    std::string text(const YAML::Node& parent, const std::string& key, const std::string& path,
+                     bool required) {
         auto node = parent[key];
         if (!node || node.IsNull()) {
             if (required)
@@ -71,7 +69,9 @@ public:
                 fail(path + "." + key, "unknown key (expected one of: " + join(known) + ")");
         }
     }
-    void fail(const std::string& path, const std::string& what) { problems_.push_back(file_ + ": " + path + ": " + what); }
+    void fail(const std::string& path, const std::string& what) {
+        problems_.push_back(file_ + ": " + path + ": " + what);
+    }
     const std::vector<std::string>& problems() const { return problems_; }
 
 private:
@@ -93,8 +93,8 @@ ImportFile readFile(const std::string& path) {
     } catch (const YAML::BadFile&) {
         throw std::runtime_error(path + ": cannot read the file");
     } catch (const YAML::ParserException& e) {
-        throw std::runtime_error(name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                 ": invalid YAML: " + e.msg);
+        throw std::runtime_error(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                 std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
     }
     if (!root.IsMap())
         throw std::runtime_error(name + ": expected a mapping with `organizations:` and `collaborations:`");
@@ -131,9 +131,10 @@ ImportFile readFile(const std::string& path) {
                         continue;
                     }
                     check.unknownKeys(u, {"username", "firstname", "lastname", "password", "email"}, uat);
-                    ImportUser user{check.text(u, "username", uat, true), check.text(u, "firstname", uat, false),
-                                    check.text(u, "lastname", uat, false), check.text(u, "password", uat, true),
-                                    check.text(u, "email", uat, false)};
+                    ImportUser user{check.text(u, "username", uat, true),
+                                    check.text(u, "firstname", uat, false),
+                                    check.text(u, "lastname", uat, false),
+                                    check.text(u, "password", uat, true), check.text(u, "email", uat, false)};
                     if (!user.username.empty() && !usernames.insert(user.username).second)
                         check.fail(uat + ".username", "'" + user.username + "' appears twice in the file");
                     org.users.push_back(user);
@@ -142,7 +143,8 @@ ImportFile readFile(const std::string& path) {
             file.organizations.push_back(org);
         }
     }
-    static const std::regex uuid("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+    static const std::regex uuid(
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
     if (auto collabs = root["collaborations"]; collabs && !collabs.IsSequence()) {
         check.fail("collaborations", "expected a list");
     } else if (collabs) {
@@ -162,7 +164,8 @@ ImportFile readFile(const std::string& path) {
                 try {
                     collab.encrypted = e.as<bool>();
                 } catch (const YAML::Exception&) {
-                    check.fail(at + ".encrypted", "expected true or false, got \"" + e.as<std::string>() + "\"");
+                    check.fail(at + ".encrypted",
+                               "expected true or false, got \"" + e.as<std::string>() + "\"");
                 }
             }
             if (auto ps = c["participants"]; ps && ps.IsSequence()) {
@@ -173,9 +176,11 @@ ImportFile readFile(const std::string& path) {
                         continue;
                     }
                     check.unknownKeys(ps[j], {"name", "api_key"}, pat);
-                    ImportParticipant p{check.text(ps[j], "name", pat, true), check.text(ps[j], "api_key", pat, true)};
+                    ImportParticipant p{check.text(ps[j], "name", pat, true),
+                                        check.text(ps[j], "api_key", pat, true)};
                     if (!p.apiKey.empty() && !std::regex_match(p.apiKey, uuid))
-                        check.fail(pat + ".api_key", "expected a UUID such as 0d2b5f2e-1c1a-4c7e-9d1a-aa0000000001");
+                        check.fail(pat + ".api_key",
+                                   "expected a UUID such as 0d2b5f2e-1c1a-4c7e-9d1a-aa0000000001");
                     collab.participants.push_back(p);
                 }
             } else if (c["participants"] && !c["participants"].IsNull()) {
@@ -225,7 +230,8 @@ public:
     }
 
 private:
-    std::optional<sdk::Record> findBy(const std::string& model, const std::vector<sdk::Condition>& conditions) {
+    std::optional<sdk::Record> findBy(const std::string& model,
+                                      const std::vector<sdk::Condition>& conditions) {
         sdk::Query q;
         q.where = conditions;
         auto rows = store_.select(model, q);
@@ -235,7 +241,8 @@ private:
     }
 
     /// Stores clear text through the field's writer (hashing), as the owning plugin does.
-    void writeSecret(const std::string& model, const std::string& field, sdk::Record& record, const std::string& clear) {
+    void writeSecret(const std::string& model, const std::string& field, sdk::Record& record,
+                     const std::string& clear) {
         const auto* decl = kernel_.catalog().model(model);
         const auto* f = decl ? decl->findField(field) : nullptr;
         if (!f || !f->writer)
@@ -281,8 +288,9 @@ private:
         auto& counts = counts_["users"];
         std::string email = user.email;
         if (email.empty())
-            email = user.username.find('@') != std::string::npos ? user.username
-                                                                 : user.username + "@" + (domain.empty() ? "example.org" : domain);
+            email = user.username.find('@') != std::string::npos
+                        ? user.username
+                        : user.username + "@" + (domain.empty() ? "example.org" : domain);
         auto existing = findBy("user", {sdk::Condition::equal("username", user.username)});
         sdk::Record wanted;
         wanted.set("username", user.username)
@@ -372,8 +380,9 @@ private:
     void importNode(const ImportParticipant& p, sdk::Id organization, sdk::Id collaboration,
                     const std::string& collaborationName) {
         auto& counts = counts_["nodes"];
-        auto existing = findBy("node", {sdk::Condition::equal("organization_id", static_cast<Poco::Int64>(organization)),
-                                        sdk::Condition::equal("collaboration_id", static_cast<Poco::Int64>(collaboration))});
+        auto existing = findBy(
+            "node", {sdk::Condition::equal("organization_id", static_cast<Poco::Int64>(organization)),
+                     sdk::Condition::equal("collaboration_id", static_cast<Poco::Int64>(collaboration))});
         if (!existing) {
             sdk::Record r;
             r.set("name", p.organization + " - " + collaborationName + " Node")
@@ -392,10 +401,12 @@ private:
         }
     }
 
-    void importTask(const std::string& image, sdk::Id collaboration, const std::vector<sdk::Id>& participants) {
+    void importTask(const std::string& image, sdk::Id collaboration,
+                    const std::vector<sdk::Id>& participants) {
         auto& counts = counts_["tasks"];
-        if (findBy("task", {sdk::Condition::equal("collaboration_id", static_cast<Poco::Int64>(collaboration)),
-                            sdk::Condition::equal("image", image)})) {
+        if (findBy("task",
+                   {sdk::Condition::equal("collaboration_id", static_cast<Poco::Int64>(collaboration)),
+                    sdk::Condition::equal("image", image)})) {
             ++counts.unchanged;
             return;
         }

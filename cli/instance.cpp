@@ -3,7 +3,6 @@
 
 #include <Poco/File.h>
 #include <Poco/Path.h>
-
 #include <cstdlib>
 #include <stdexcept>
 
@@ -16,7 +15,9 @@ std::string envOr(const char* name, const std::string& fallback) {
     return v && *v ? v : fallback;
 }
 
-std::string home() { return envOr("HOME", "/root"); }
+std::string home() {
+    return envOr("HOME", "/root");
+}
 
 } // namespace
 

@@ -1,7 +1,6 @@
 // `vserver new`: writes a new server configuration, from prompts (with defaults, re-asking on bad
 // input) or from flags with --non-interactive. Never overwrites an existing configuration.
 #include "commands.h"
-
 #include "kernel/app/kernel.h"
 #include "kernel/db/database_uri.h"
 
@@ -10,15 +9,13 @@
 #include <Poco/NumberParser.h>
 #include <Poco/Path.h>
 #include <Poco/UUIDGenerator.h>
-
-#include <yaml-cpp/yaml.h>
-
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <regex>
 #include <sstream>
 #include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
 
 namespace dq::cli {
 
@@ -44,7 +41,8 @@ std::string oneOf(const std::string& value, const std::vector<std::string>& allo
 }
 
 const Validator kName = [](const std::string& v) {
-    return std::regex_match(v, std::regex("^[a-zA-Z0-9_.-]+$")) ? "" : "letters, digits, '.', '_' or '-' only";
+    return std::regex_match(v, std::regex("^[a-zA-Z0-9_.-]+$")) ? ""
+                                                                : "letters, digits, '.', '_' or '-' only";
 };
 const Validator kAny = [](const std::string&) { return std::string(); };
 const Validator kType = [](const std::string& v) { return oneOf(v, {"dev", "test", "acc", "prod"}); };
@@ -61,14 +59,17 @@ const Validator kPort = [](const std::string& v) {
     return Poco::NumberParser::tryParse(v, port) && port >= 1 && port <= 65535 ? "" : "an integer 1-65535";
 };
 const Validator kApiPath = [](const std::string& v) {
-    return v.size() > 1 && v.front() == '/' && v.back() != '/' ? "" : "a path such as /api (leading /, no trailing /)";
+    return v.size() > 1 && v.front() == '/' && v.back() != '/'
+               ? ""
+               : "a path such as /api (leading /, no trailing /)";
 };
 const Validator kUri = [](const std::string& v) {
     try {
         kernel::DatabaseUri::parse(v);
         return std::string();
     } catch (const std::exception&) {
-        return std::string("sqlite:///file.sqlite, sqlite:////abs/path.sqlite or postgresql://user:pass@host:port/db");
+        return std::string(
+            "sqlite:///file.sqlite, sqlite:////abs/path.sqlite or postgresql://user:pass@host:port/db");
     }
 };
 
@@ -82,16 +83,19 @@ public:
         if (auto given = args_.option(q.option)) {
             auto problem = q.validate(*given);
             if (!problem.empty())
-                throw std::runtime_error("--" + q.option + ": expected " + problem + ", got \"" + *given + "\"");
+                throw std::runtime_error("--" + q.option + ": expected " + problem + ", got \"" + *given +
+                                         "\"");
             return *given;
         }
         if (!interactive_)
             return q.defaultValue;
         while (true) {
-            out_ << q.prompt << (q.defaultValue.empty() ? "" : " [" + q.defaultValue + "]") << ": " << std::flush;
+            out_ << q.prompt << (q.defaultValue.empty() ? "" : " [" + q.defaultValue + "]") << ": "
+                 << std::flush;
             std::string line;
             if (!std::getline(in_, line))
-                throw std::runtime_error("input ended before the configuration was complete; nothing written");
+                throw std::runtime_error(
+                    "input ended before the configuration was complete; nothing written");
             if (line.empty())
                 line = q.defaultValue;
             auto problem = q.validate(line);
@@ -156,22 +160,23 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         put("api_path", asker.ask({"api-path", "Path of the API", "/api", kApiPath}));
         put("uri", asker.ask({"uri", "Database URI", "sqlite:///" + name + ".sqlite", kUri}));
         yaml << YAML::Key << "allow_drop_all" << YAML::Value << false;
-        auto constant = asker.ask({"jwt-secret", "Keep a constant JWT secret, so tokens survive restarts? (y/n)", "y",
-                                   kYesNo});
+        auto constant = asker.ask(
+            {"jwt-secret", "Keep a constant JWT secret, so tokens survive restarts? (y/n)", "y", kYesNo});
         if (constant[0] == 'y')
             put("jwt_secret_key", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
         yaml << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
-        put("level", asker.ask({"log-level", "Log level (CRITICAL, ERROR, WARNING, INFO, DEBUG)", "INFO", kLevel}));
+        put("level",
+            asker.ask({"log-level", "Log level (CRITICAL, ERROR, WARNING, INFO, DEBUG)", "INFO", kLevel}));
         put("file", name + ".log");
-        yaml << YAML::Key << "use_console" << YAML::Value << true << YAML::Key << "backup_count" << YAML::Value << 5
-             << YAML::Key << "max_size" << YAML::Value << 1024 << YAML::EndMap;
+        yaml << YAML::Key << "use_console" << YAML::Value << true << YAML::Key << "backup_count"
+             << YAML::Value << 5 << YAML::Key << "max_size" << YAML::Value << 1024 << YAML::EndMap;
 
         std::string bundled;
         for (const auto& p : kernel::bundledPlugins())
             bundled += (bundled.empty() ? "" : ",") + p;
         auto plugins = asker.ask({"plugins", "Plugins to enable (comma-separated)", bundled, kAny});
-        yaml << YAML::Key << "plugins" << YAML::Value << YAML::BeginMap << YAML::Key << "enabled" << YAML::Value
-             << YAML::Flow << YAML::BeginSeq;
+        yaml << YAML::Key << "plugins" << YAML::Value << YAML::BeginMap << YAML::Key << "enabled"
+             << YAML::Value << YAML::Flow << YAML::BeginSeq;
         std::stringstream list(plugins);
         std::string plugin;
         while (std::getline(list, plugin, ','))
@@ -179,7 +184,8 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
                 yaml << plugin;
         yaml << YAML::EndSeq << YAML::EndMap;
 
-        auto smtp = asker.ask({"smtp-server", "SMTP server for password-reset mails (empty: none)", "", kAny});
+        auto smtp =
+            asker.ask({"smtp-server", "SMTP server for password-reset mails (empty: none)", "", kAny});
         if (!smtp.empty()) {
             yaml << YAML::Key << "smtp" << YAML::Value << YAML::BeginMap;
             put("server", smtp);
@@ -210,13 +216,15 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         }
         std::ofstream outFile(file);
         if (!outFile)
-            throw std::runtime_error("cannot write " + file + (system ? " (use --user for your own folder)" : ""));
+            throw std::runtime_error("cannot write " + file +
+                                     (system ? " (use --user for your own folder)" : ""));
         outFile << yaml.c_str() << "\n";
         outFile.close();
         // The file holds the JWT secret and maybe mail passwords.
         Poco::File(file).setWriteable(true);
         ::chmod(file.c_str(), 0600);
-        out << "wrote " << file << "\nstart it with: vserver start --name " << name << (system ? "" : " --user") << "\n";
+        out << "wrote " << file << "\nstart it with: vserver start --name " << name
+            << (system ? "" : " --user") << "\n";
         return 0;
     } catch (const std::exception& e) {
         err << "vserver new: " << e.what() << "\n";

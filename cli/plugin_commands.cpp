@@ -1,15 +1,13 @@
 // Plugin commands run against the configured database in one transaction, without a server.
 #include "commands.h"
-
 #include "kernel/app/kernel.h"
 
 #include <Poco/File.h>
 #include <Poco/Logger.h>
-
 #include <algorithm>
 #include <iomanip>
-#include <set>
 #include <ostream>
+#include <set>
 
 namespace dq::cli {
 
@@ -150,19 +148,22 @@ int pluginCommand(const Arguments& given, std::ostream& out, std::ostream& err) 
             << "' (see --help)\n";
         return 2;
     }
-    const std::set<std::string> contextOptions{"config", "name", "environment", "system", "user", "data-dir", "help"};
+    const std::set<std::string> contextOptions{"config", "name",     "environment", "system",
+                                               "user",   "data-dir", "help"};
     for (const auto& [name, value] : args.options) {
         bool known = contextOptions.count(name) != 0;
         for (const auto& o : best->decl.options)
             known = known || o.name == name;
         if (!known) {
-            err << "vserver " << joined(best->decl.path) << ": unknown option --" << name << " (see --help)\n";
+            err << "vserver " << joined(best->decl.path) << ": unknown option --" << name
+                << " (see --help)\n";
             return 2;
         }
     }
     for (const auto& o : best->decl.options)
         if (o.required && !o.flag && !args.option(o.name) && o.defaultValue.empty()) {
-            err << "vserver " << joined(best->decl.path) << ": --" << o.name << " is required (" << o.help << ")\n";
+            err << "vserver " << joined(best->decl.path) << ": --" << o.name << " is required (" << o.help
+                << ")\n";
             return 2;
         }
     try {

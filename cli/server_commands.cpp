@@ -1,7 +1,6 @@
 // start (background with pid file, or --foreground), stop, files, attach, list: the commands that
 // manage server processes and their files.
 #include "commands.h"
-
 #include "kernel/app/kernel.h"
 #include "kernel/db/database_uri.h"
 #include "kernel/log/logging.h"
@@ -14,7 +13,6 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
 #include <Poco/Thread.h>
-
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
@@ -28,11 +26,12 @@ namespace dq::cli {
 
 namespace {
 
-const char* kContextHelp = "  --config FILE         configuration file (any path)\n"
-                           "  --name NAME           configuration by name (from vserver new)\n"
-                           "  --environment ENV     dev, test, acc or prod (default: the only one)\n"
-                           "  --system | --user     which folder level (default: system)\n"
-                           "  --data-dir DIR        data folder (default: per configuration, see vserver files)\n";
+const char* kContextHelp =
+    "  --config FILE         configuration file (any path)\n"
+    "  --name NAME           configuration by name (from vserver new)\n"
+    "  --environment ENV     dev, test, acc or prod (default: the only one)\n"
+    "  --system | --user     which folder level (default: system)\n"
+    "  --data-dir DIR        data folder (default: per configuration, see vserver files)\n";
 
 std::string pidFile(const Instance& instance) {
     return Poco::Path(instance.dataFolder, instance.name + ".pid").toString();
@@ -51,7 +50,9 @@ std::optional<pid_t> readPid(const std::string& file) {
     return static_cast<pid_t>(pid);
 }
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+bool alive(pid_t pid) {
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
 
 /// The running server's pid, cleaning up a stale pid file (with a message) on the way.
 std::optional<pid_t> runningPid(const Instance& instance, std::ostream& out) {
@@ -151,17 +152,17 @@ int stopPid(pid_t pid, const std::string& file, const std::string& name, std::os
 
 volatile std::sig_atomic_t stopRequested = 0;
 
-int runForeground(const Instance& instance, kernel::ServerConfig config, std::ostream& out, std::ostream& err) {
-    kernel::configureLogging(config.logging, Poco::Path(instance.dataFolder, instance.name + ".log").toString());
+int runForeground(const Instance& instance, kernel::ServerConfig config, std::ostream& out,
+                  std::ostream& err) {
+    kernel::configureLogging(config.logging,
+                             Poco::Path(instance.dataFolder, instance.name + ".log").toString());
     for (const auto& w : config.warnings)
         err << "warning: " << w << "\n";
     kernel::Kernel kernel(config, instance.dataFolder);
     kernel.load();
     kernel.start();
     kernel.serve();
-    {
-        std::ofstream(pidFile(instance)) << ::getpid() << "\n";
-    }
+    { std::ofstream(pidFile(instance)) << ::getpid() << "\n"; }
     out << "dataquality-server listening on http://" << config.ip << ":" << kernel.port() << config.apiPath
         << std::endl;
     std::signal(SIGINT, [](int) { stopRequested = 1; });
@@ -195,7 +196,8 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             << "Starts the server in the background (pid file and log in the data folder) and returns once\n"
             << "it answers; refuses when it already runs or the port is taken. On first start with an\n"
             << "empty database the user root/root is created: change its password.\n\n"
-            << "  --attach              follow the log after starting (Ctrl-C detaches, the server keeps running)\n"
+            << "  --attach              follow the log after starting (Ctrl-C detaches, the server keeps "
+               "running)\n"
             << "  --foreground          run in this terminal until Ctrl-C / SIGTERM\n"
             << kContextHelp;
         return 0;
@@ -213,12 +215,13 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             return runForeground(instance, config, out, err);
         try {
             Poco::Net::ServerSocket probe;
-            probe.bind(Poco::Net::SocketAddress(config.ip, static_cast<Poco::UInt16>(config.port)), true, false);
+            probe.bind(Poco::Net::SocketAddress(config.ip, static_cast<Poco::UInt16>(config.port)), true,
+                       false);
             probe.listen();
         } catch (const Poco::Exception& e) {
             err << "vserver: cannot start " << instance.name << ": " << config.ip << ":" << config.port
-                << " is not available (" << e.displayText() << "); is another server using it? change `port` in "
-                << instance.configFile << "\n";
+                << " is not available (" << e.displayText()
+                << "); is another server using it? change `port` in " << instance.configFile << "\n";
             return 1;
         }
 
@@ -233,8 +236,8 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             ::dup2(devnull, 0);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
-            std::vector<std::string> argv{"/proc/self/exe", "start", "--foreground", "--config", instance.configFile,
-                                          "--data-dir", instance.dataFolder};
+            std::vector<std::string> argv{"/proc/self/exe",    "start",      "--foreground",     "--config",
+                                          instance.configFile, "--data-dir", instance.dataFolder};
             if (auto env = args.option("environment")) {
                 argv.push_back("--environment");
                 argv.push_back(*env);
@@ -257,8 +260,8 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
                 return 1;
             }
             if (answers(config)) {
-                out << "server " << instance.name << " is running (pid " << child << ") at http://" << config.ip
-                    << ":" << config.port << config.apiPath << "\n"
+                out << "server " << instance.name << " is running (pid " << child << ") at http://"
+                    << config.ip << ":" << config.port << config.apiPath << "\n"
                     << "log: " << logFile(instance, config) << "\n";
                 if (args.flag("attach"))
                     return follow(logFile(instance, config), out, child);
@@ -327,7 +330,8 @@ int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         out << "Configuration file = " << instance.configFile << "\n"
             << "Environment        = " << config.environment << "\n"
             << "Log file           = " << logFile(instance, config) << "\n"
-            << "Database           = " << kernel::DatabaseUri::parse(config.uri, instance.dataFolder).display() << "\n"
+            << "Database           = "
+            << kernel::DatabaseUri::parse(config.uri, instance.dataFolder).display() << "\n"
             << "Pid file           = " << pidFile(instance) << "\n"
             << "Data folder        = " << instance.dataFolder << "\n";
         return 0;
@@ -363,7 +367,8 @@ int listCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             << ") with their environments and whether each runs.\n";
         return 0;
     }
-    out << std::left << std::setw(24) << "NAME" << std::setw(28) << "ENVIRONMENTS" << std::setw(14) << "STATUS"
+    out << std::left << std::setw(24) << "NAME" << std::setw(28) << "ENVIRONMENTS" << std::setw(14)
+        << "STATUS"
         << "LEVEL\n";
     for (bool system : {true, false}) {
         Poco::File folder(configFolder(system));
@@ -376,7 +381,8 @@ int listCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             Poco::Path path(folder.path(), f);
             if (path.getExtension() != "yaml")
                 continue;
-            Instance instance{path.getBaseName(), path.toString(), dataFolder(system, path.getBaseName()), system};
+            Instance instance{path.getBaseName(), path.toString(), dataFolder(system, path.getBaseName()),
+                              system};
             std::string environments;
             try {
                 for (const auto& e : kernel::ServerConfig::environmentsOf(path.toString()))
@@ -386,8 +392,9 @@ int listCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             }
             std::ostringstream ignored;
             bool running = runningPid(instance, ignored).has_value();
-            out << std::left << std::setw(24) << instance.name << std::setw(28) << environments << std::setw(14)
-                << (running ? "Running" : "Not running") << (system ? "System" : "User") << "\n";
+            out << std::left << std::setw(24) << instance.name << std::setw(28) << environments
+                << std::setw(14) << (running ? "Running" : "Not running") << (system ? "System" : "User")
+                << "\n";
         }
     }
     (void)err;

@@ -7,7 +7,6 @@
 #include <Poco/NumberParser.h>
 #include <Poco/Path.h>
 #include <Poco/String.h>
-
 #include <sstream>
 
 namespace dq::kernel {
@@ -39,17 +38,23 @@ YAML::Node nodeAt(const YAML::Node& root, const std::string& dotted) {
 
 std::string typeName(sdk::SettingDecl::Type type) {
     switch (type) {
-    case sdk::SettingDecl::Type::Text: return "a string";
-    case sdk::SettingDecl::Type::Integer: return "an integer";
-    case sdk::SettingDecl::Type::Boolean: return "true or false";
-    case sdk::SettingDecl::Type::List: return "a list";
+    case sdk::SettingDecl::Type::Text:
+        return "a string";
+    case sdk::SettingDecl::Type::Integer:
+        return "an integer";
+    case sdk::SettingDecl::Type::Boolean:
+        return "true or false";
+    case sdk::SettingDecl::Type::List:
+        return "a list";
     }
     return "";
 }
 
 } // namespace
 
-std::vector<std::string> bundledPlugins() { return splitList(DQ_BUNDLED_PLUGINS); }
+std::vector<std::string> bundledPlugins() {
+    return splitList(DQ_BUNDLED_PLUGINS);
+}
 
 std::vector<std::string> defaultPluginFolders() {
     std::vector<std::string> folders;
@@ -72,7 +77,9 @@ public:
             throw std::out_of_range("setting '" + key + "' is not declared or has no value");
         return it->second;
     }
-    std::int64_t integer(const std::string& key) const override { return Poco::NumberParser::parse64(text(key)); }
+    std::int64_t integer(const std::string& key) const override {
+        return Poco::NumberParser::parse64(text(key));
+    }
     bool boolean(const std::string& key) const override {
         auto v = Poco::toLower(text(key));
         return v == "true" || v == "1" || v == "yes" || v == "on";
@@ -116,7 +123,9 @@ public:
         kernel_.database_->transaction(work);
         hold.commit();
     }
-    std::shared_ptr<sdk::Service> find(const std::string& name) override { return kernel_.catalog_.service(name); }
+    std::shared_ptr<sdk::Service> find(const std::string& name) override {
+        return kernel_.catalog_.service(name);
+    }
     std::vector<sdk::RuleDecl> declaredRules() const override {
         std::vector<sdk::RuleDecl> out;
         for (const auto& r : kernel_.catalog_.rules())
@@ -144,7 +153,9 @@ Kernel::Kernel(ServerConfig config, std::string dataFolder)
     passwords_ = std::make_unique<PasswordHasher>(config_.bcryptRounds);
 }
 
-Kernel::~Kernel() { shutdown(); }
+Kernel::~Kernel() {
+    shutdown();
+}
 
 void Kernel::load() {
     PluginHost::Options options;
@@ -172,9 +183,9 @@ void Kernel::load() {
 
 std::vector<std::string> Kernel::validateSettings() {
     std::vector<std::string> problems;
-    const std::string where = config_.file + ": " +
-                              (config_.environment == "application" ? "application."
-                                                                    : "environments." + config_.environment + ".");
+    const std::string where =
+        config_.file + ": " +
+        (config_.environment == "application" ? "application." : "environments." + config_.environment + ".");
     for (const auto& plugin : host_.plugins()) {
         auto settings = std::make_unique<PluginSettings>(config_);
         YAML::Node section;
@@ -218,19 +229,22 @@ std::vector<std::string> Kernel::validateSettings() {
             } else if (!decl.defaultValue.empty()) {
                 value = decl.defaultValue;
             } else if (decl.required) {
-                problems.push_back(path + ": required by plugin '" + plugin.name + "' (" + decl.description + ")");
+                problems.push_back(path + ": required by plugin '" + plugin.name + "' (" + decl.description +
+                                   ")");
                 continue;
             } else {
                 continue;
             }
             Poco::Int64 number = 0;
             auto lower = Poco::toLower(value);
-            if (decl.type == sdk::SettingDecl::Type::Integer && !Poco::NumberParser::tryParse64(value, number)) {
+            if (decl.type == sdk::SettingDecl::Type::Integer &&
+                !Poco::NumberParser::tryParse64(value, number)) {
                 problems.push_back(path + ": expected an integer, got \"" + value + "\"");
                 continue;
             }
             if (decl.type == sdk::SettingDecl::Type::Boolean && lower != "true" && lower != "false" &&
-                lower != "1" && lower != "0" && lower != "yes" && lower != "no" && lower != "on" && lower != "off") {
+                lower != "1" && lower != "0" && lower != "yes" && lower != "no" && lower != "on" &&
+                lower != "off") {
                 problems.push_back(path + ": expected true or false, got \"" + value + "\"");
                 continue;
             }
@@ -270,16 +284,22 @@ sdk::Services& Kernel::servicesOf(const std::string& plugin) {
 
 void Kernel::serve() {
     Router router;
-    router.add({{sdk::Method::Get, "/version", {}, [this](sdk::RequestContext&) {
-                     return sdk::Response::json(versionInfo());
-                 }, "server, kernel, SDK ABI and plugin versions"},
+    router.add({{sdk::Method::Get,
+                 "/version",
+                 {},
+                 [this](sdk::RequestContext&) { return sdk::Response::json(versionInfo()); },
+                 "server, kernel, SDK ABI and plugin versions"},
                 "kernel"});
-    router.add({{sdk::Method::Get, "/health", {}, [this](sdk::RequestContext&) {
+    router.add({{sdk::Method::Get,
+                 "/health",
+                 {},
+                 [this](sdk::RequestContext&) {
                      Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
                      bool ok = database_->healthy();
                      body->set("database", ok);
                      return sdk::Response::json(body, ok ? 200 : 503);
-                 }, "database check"},
+                 },
+                 "database check"},
                 "kernel"});
     for (const auto& route : catalog_.routes())
         router.add({route.decl, route.plugin});
@@ -296,7 +316,9 @@ void Kernel::serve() {
     EventChannelEnvironment channel;
     channel.bus = &events_;
     channel.verify = [this](const std::string& token) { return tokens_->verify(token); };
-    channel.transaction = [this](const std::function<void(sdk::Store&)>& work) { database_->transaction(work); };
+    channel.transaction = [this](const std::function<void(sdk::Store&)>& work) {
+        database_->transaction(work);
+    };
     channel.service = [this](const std::string& name) { return catalog_.service(name); };
     channel_ = std::make_unique<EventChannel>(channel);
     channel_->start();
@@ -305,8 +327,8 @@ void Kernel::serve() {
     };
     api_ = std::make_unique<ApiServer>(env, std::move(router));
     api_->start({config_.ip, config_.port, config_.threads});
-    Poco::Logger::get("kernel").information("serving http://%s:%d%s with plugins: %s", config_.ip, api_->port(),
-                                            config_.apiPath, [&] {
+    Poco::Logger::get("kernel").information("serving http://%s:%d%s with plugins: %s", config_.ip,
+                                            api_->port(), config_.apiPath, [&] {
                                                 std::string names;
                                                 for (const auto& p : host_.plugins())
                                                     names += (names.empty() ? "" : ", ") + p.name;
@@ -327,7 +349,9 @@ void Kernel::shutdown() {
     started_ = false;
 }
 
-int Kernel::port() const { return api_ ? api_->port() : 0; }
+int Kernel::port() const {
+    return api_ ? api_->port() : 0;
+}
 
 Poco::JSON::Object::Ptr Kernel::versionInfo() const {
     Poco::JSON::Object::Ptr info = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);

@@ -13,7 +13,6 @@
 #include "kernel/plugin_host/plugin_host.h"
 
 #include <Poco/JSON/Object.h>
-
 #include <map>
 #include <memory>
 #include <string>

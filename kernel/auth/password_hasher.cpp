@@ -2,7 +2,6 @@
 #include "kernel/auth/password_hasher.h"
 
 #include <crypt.h>
-
 #include <cstring>
 #include <memory>
 #include <stdexcept>

@@ -2,8 +2,6 @@
 // reject, so every time claim is set as an integer here.
 #include "kernel/auth/token_service.h"
 
-#include <dq/sdk/http.h>
-
 #include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JWT/JWTException.h>
@@ -12,18 +10,22 @@
 #include <Poco/Random.h>
 #include <Poco/Timestamp.h>
 #include <Poco/UUIDGenerator.h>
-
+#include <dq/sdk/http.h>
 #include <sstream>
 
 namespace dq::kernel {
 
 namespace {
 
-Poco::Int64 nowSeconds() { return Poco::Timestamp().epochTime(); }
+Poco::Int64 nowSeconds() {
+    return Poco::Timestamp().epochTime();
+}
 
 } // namespace
 
-std::string randomSecret() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+std::string randomSecret() {
+    return Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+}
 
 TokenService::TokenService(TokenSettings settings) : settings_(std::move(settings)) {
     if (settings_.secret.empty())

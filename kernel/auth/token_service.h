@@ -1,16 +1,14 @@
 // JWTs (HS256, Poco JWT) for users, nodes and containers, with vantage6's claims and lifetimes.
 #pragma once
 
-#include <dq/sdk/services.h>
-
 #include <Poco/JSON/Object.h>
-
+#include <dq/sdk/services.h>
 #include <string>
 
 namespace dq::kernel {
 
 struct TokenSettings {
-    std::string secret;       ///< jwt_secret_key; random per start when not configured
+    std::string secret; ///< jwt_secret_key; random per start when not configured
     int accessSeconds = 6 * 3600;
     int refreshSeconds = 48 * 3600;
 };

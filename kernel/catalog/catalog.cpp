@@ -38,10 +38,8 @@ public:
         }
         for (auto& field : model.fields())
             if (field.writer)
-                field.writer = [lib = keepAlive_, w = std::move(field.writer)](sdk::Record& record,
-                                                                             const std::string& clear) {
-                    w(record, clear);
-                };
+                field.writer = [lib = keepAlive_, w = std::move(field.writer)](
+                                   sdk::Record& record, const std::string& clear) { w(record, clear); };
         catalog_.models_.push_back({plugin_, std::move(model)});
     }
 
@@ -49,7 +47,8 @@ public:
         checkOpen("route " + route.path);
         for (const auto& r : catalog_.routes_)
             if (r.decl.method == route.method && r.decl.path == route.path)
-                catalog_.conflict("route " + sdk::toString(route.method) + " " + route.path, r.plugin, plugin_);
+                catalog_.conflict("route " + sdk::toString(route.method) + " " + route.path, r.plugin,
+                                  plugin_);
         route.handler = [lib = keepAlive_, h = std::move(route.handler)](sdk::RequestContext& ctx) {
             return h(ctx);
         };
@@ -94,10 +93,10 @@ public:
 
     void decorate(const std::string& model, sdk::Decorator decorator) override {
         checkOpen("decorator of " + model);
-        catalog_.decorators_.push_back(
-            {plugin_,
-             {model, [lib = keepAlive_, d = std::move(decorator)](sdk::Store& store, const sdk::Record& record,
-                                                                 Poco::JSON::Object& json) { d(store, record, json); }}});
+        catalog_.decorators_.push_back({plugin_,
+                                        {model, [lib = keepAlive_, d = std::move(decorator)](
+                                                    sdk::Store& store, const sdk::Record& record,
+                                                    Poco::JSON::Object& json) { d(store, record, json); }}});
     }
 
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
@@ -129,11 +128,14 @@ private:
 Catalog::Catalog() = default;
 Catalog::~Catalog() = default;
 
-std::unique_ptr<sdk::Registry> Catalog::registryFor(const std::string& plugin, std::shared_ptr<void> keepAlive) {
+std::unique_ptr<sdk::Registry> Catalog::registryFor(const std::string& plugin,
+                                                    std::shared_ptr<void> keepAlive) {
     return std::make_unique<PluginRegistry>(*this, plugin, std::move(keepAlive));
 }
 
-void Catalog::freeze() { frozen_ = true; }
+void Catalog::freeze() {
+    frozen_ = true;
+}
 
 void Catalog::conflict(const std::string& what, const std::string& first, const std::string& second) {
     if (first == second)
@@ -201,12 +203,12 @@ std::vector<RelationView> Catalog::relationsOf(const std::string& name) const {
     for (const auto& other : models_) {
         for (const auto& ref : other.decl.references())
             if (ref.target == name && !ref.backref.empty())
-                out.push_back({RelationView::Kind::ToMany, ref.backref, other.decl.name(), ref.column(), "", "", "",
-                               ref.backrefStyle, ref.onDelete});
+                out.push_back({RelationView::Kind::ToMany, ref.backref, other.decl.name(), ref.column(), "",
+                               "", "", ref.backrefStyle, ref.onDelete});
         for (const auto& assoc : other.decl.associations())
             if (assoc.target == name && !assoc.backref.empty())
-                out.push_back({RelationView::Kind::ManyToMany, assoc.backref, other.decl.name(), "", assoc.table,
-                               assoc.targetColumn.empty() ? name + "_id" : assoc.targetColumn,
+                out.push_back({RelationView::Kind::ManyToMany, assoc.backref, other.decl.name(), "",
+                               assoc.table, assoc.targetColumn.empty() ? name + "_id" : assoc.targetColumn,
                                assoc.ownColumn.empty() ? other.decl.name() + "_id" : assoc.ownColumn,
                                assoc.backrefStyle, sdk::OnDelete::SetNull});
     }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <dq/sdk/plugin.h>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,12 +20,12 @@ template <typename T> struct Declared {
 struct RelationView {
     enum class Kind { ToOne, ToMany, ManyToMany };
     Kind kind;
-    std::string name;       ///< attribute name on the model ("organization", "users", "roles")
-    std::string target;     ///< the model on the other side
-    std::string column;     ///< ToOne: FK column on this model; ToMany: FK column on the target
-    std::string table;      ///< ManyToMany: association table
-    std::string ownColumn;  ///< ManyToMany: column pointing at this model
-    std::string otherColumn;///< ManyToMany: column pointing at the target
+    std::string name;        ///< attribute name on the model ("organization", "users", "roles")
+    std::string target;      ///< the model on the other side
+    std::string column;      ///< ToOne: FK column on this model; ToMany: FK column on the target
+    std::string table;       ///< ManyToMany: association table
+    std::string ownColumn;   ///< ManyToMany: column pointing at this model
+    std::string otherColumn; ///< ManyToMany: column pointing at the target
     sdk::RelationStyle style = sdk::RelationStyle::Link;
     sdk::OnDelete onDelete = sdk::OnDelete::SetNull; ///< ToMany: what deleting this row does to the targets
 };
@@ -56,7 +55,9 @@ public:
     std::vector<sdk::FilterDecl> filtersOf(const std::string& model) const;
     std::vector<sdk::Decorator> decoratorsOf(const std::string& model) const;
     std::shared_ptr<sdk::Service> service(const std::string& name) const;
-    const std::map<std::string, Declared<std::shared_ptr<sdk::Service>>>& services() const { return services_; }
+    const std::map<std::string, Declared<std::shared_ptr<sdk::Service>>>& services() const {
+        return services_;
+    }
 
     /// Relations of `model` from both sides, limited to models that are loaded.
     std::vector<RelationView> relationsOf(const std::string& model) const;

@@ -6,7 +6,6 @@
 #include "kernel/db/database_uri.h"
 
 #include <dq/sdk/store.h>
-
 #include <functional>
 #include <memory>
 #include <string>

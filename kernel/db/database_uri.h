@@ -1,4 +1,5 @@
-// SQLAlchemy-style database URIs: sqlite:///relative, sqlite:////absolute, postgresql://user:pass@host:port/db.
+// SQLAlchemy-style database URIs: sqlite:///relative, sqlite:////absolute,
+// postgresql://user:pass@host:port/db.
 #pragma once
 
 #include <string>

@@ -2,7 +2,6 @@
 #include "kernel/events/event_bus.h"
 
 #include <Poco/Logger.h>
-
 #include <memory>
 
 namespace dq::kernel {
@@ -31,7 +30,8 @@ void EventBus::deliver(const Event& event) {
         try {
             h(event.room, event.name, event.payload);
         } catch (const std::exception& e) {
-            Poco::Logger::get("events").error("subscriber failed on %s: %s", event.name, std::string(e.what()));
+            Poco::Logger::get("events").error("subscriber failed on %s: %s", event.name,
+                                              std::string(e.what()));
         }
     }
 }
@@ -47,7 +47,9 @@ void EventBus::unsubscribe(int id) {
     handlers_.erase(id);
 }
 
-EventBus::Hold::Hold(EventBus& bus) : bus_(bus) { held = new std::vector<Event>; }
+EventBus::Hold::Hold(EventBus& bus) : bus_(bus) {
+    held = new std::vector<Event>;
+}
 
 EventBus::Hold::~Hold() {
     if (open_)

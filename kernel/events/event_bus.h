@@ -3,7 +3,6 @@
 #pragma once
 
 #include <dq/sdk/services.h>
-
 #include <map>
 #include <mutex>
 #include <string>

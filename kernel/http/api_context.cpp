@@ -4,15 +4,14 @@
 #include "kernel/http/listing.h"
 
 #include <Poco/JSON/Array.h>
-
 #include <algorithm>
 
 namespace dq::kernel {
 
 ApiContext::ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store,
                        sdk::Services& services, const Catalog& catalog, const Serializer& serializer)
-    : request_(request), identity_(std::move(identity)), store_(store), services_(services), catalog_(catalog),
-      serializer_(serializer) {}
+    : request_(request), identity_(std::move(identity)), store_(store), services_(services),
+      catalog_(catalog), serializer_(serializer) {}
 
 const std::vector<sdk::RuleKey>& ApiContext::rules() {
     if (!rules_) {
@@ -28,7 +27,8 @@ const std::vector<sdk::RuleKey>& ApiContext::rules() {
 const std::vector<sdk::Id>& ApiContext::ownCollaborations() {
     if (!collaborations_) {
         collaborations_.emplace();
-        auto membership = std::static_pointer_cast<sdk::Membership>(catalog_.service(sdk::kMembershipService));
+        auto membership =
+            std::static_pointer_cast<sdk::Membership>(catalog_.service(sdk::kMembershipService));
         if (membership && identity_.kind)
             *collaborations_ = membership->collaborationsOf(store_, identity_.organizationId);
     }
@@ -77,6 +77,8 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
     return pageResponse(request_, page, total, items);
 }
 
-std::string ApiContext::link(const std::string& path) const { return serializer_.apiPath() + path; }
+std::string ApiContext::link(const std::string& path) const {
+    return serializer_.apiPath() + path;
+}
 
 } // namespace dq::kernel

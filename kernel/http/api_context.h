@@ -6,15 +6,14 @@
 #include "kernel/http/serializer.h"
 
 #include <dq/sdk/context.h>
-
 #include <optional>
 
 namespace dq::kernel {
 
 class ApiContext : public sdk::RequestContext {
 public:
-    ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store, sdk::Services& services,
-               const Catalog& catalog, const Serializer& serializer);
+    ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store,
+               sdk::Services& services, const Catalog& catalog, const Serializer& serializer);
 
     const sdk::Request& request() const override { return request_; }
     const sdk::Identity& identity() const override { return identity_; }

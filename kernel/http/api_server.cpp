@@ -20,10 +20,9 @@
 #include <Poco/Thread.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
-
 #include <atomic>
-#include <limits>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -32,11 +31,16 @@ namespace dq::kernel {
 
 namespace {
 
-Poco::Logger& accessLog() { return Poco::Logger::get("access"); }
-Poco::Logger& serverLog() { return Poco::Logger::get("http"); }
+Poco::Logger& accessLog() {
+    return Poco::Logger::get("access");
+}
+Poco::Logger& serverLog() {
+    return Poco::Logger::get("http");
+}
 
 std::optional<sdk::Method> parseMethod(const std::string& m) {
-    for (auto method : {sdk::Method::Get, sdk::Method::Post, sdk::Method::Put, sdk::Method::Patch, sdk::Method::Delete})
+    for (auto method :
+         {sdk::Method::Get, sdk::Method::Post, sdk::Method::Put, sdk::Method::Patch, sdk::Method::Delete})
         if (sdk::toString(method) == m)
             return method;
     return std::nullopt;
@@ -51,7 +55,8 @@ std::string joinMethods(const std::vector<std::string>& methods) {
 
 } // namespace
 
-sdk::Response errorResponse(int status, const std::string& message, const std::map<std::string, std::string>& errors) {
+sdk::Response errorResponse(int status, const std::string& message,
+                            const std::map<std::string, std::string>& errors) {
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
     body->set("msg", message);
     if (!errors.empty()) {
@@ -74,7 +79,8 @@ class ApiServer::Connection : public Poco::Net::HTTPRequestHandler {
 public:
     explicit Connection(ApiServer& api) : api_(api) {}
 
-    void handleRequest(Poco::Net::HTTPServerRequest& httpRequest, Poco::Net::HTTPServerResponse& httpResponse) override {
+    void handleRequest(Poco::Net::HTTPServerRequest& httpRequest,
+                       Poco::Net::HTTPServerResponse& httpResponse) override {
         const auto& api = api_.env_.apiPath;
         if (api_.env_.outsideApi && httpRequest.getURI().compare(0, api.size() + 1, api + "/") != 0 &&
             api_.env_.outsideApi(httpRequest, httpResponse))
@@ -90,8 +96,8 @@ public:
         } catch (const sdk::HttpError& e) {
             response = errorResponse(e.status(), e.what(), e.errors());
         } catch (const std::exception& e) {
-            serverLog().error("reading request %s %s failed: %s", httpRequest.getMethod(), httpRequest.getURI(),
-                              std::string(e.what()));
+            serverLog().error("reading request %s %s failed: %s", httpRequest.getMethod(),
+                              httpRequest.getURI(), std::string(e.what()));
             response = errorResponse(400, "The request could not be read: malformed HTTP");
         }
         std::string body;
@@ -142,14 +148,15 @@ private:
         }
         auto method = parseMethod(http.getMethod());
         if (!method)
-            return errorResponse(405, "The method " + http.getMethod() + " is not allowed for the requested URL.");
+            return errorResponse(405,
+                                 "The method " + http.getMethod() + " is not allowed for the requested URL.");
         request.method = *method;
 
         const auto& limit = api_.env_.maxBodyBytes;
         if (http.hasContentLength() && http.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-            auto r = errorResponse(413, "Request body too large: " + std::to_string(http.getContentLength64()) +
-                                            " bytes, the limit is " + std::to_string(limit) +
-                                            " bytes (max_body_size)");
+            auto r = errorResponse(
+                413, "Request body too large: " + std::to_string(http.getContentLength64()) +
+                         " bytes, the limit is " + std::to_string(limit) + " bytes (max_body_size)");
             // A client still sending would see a reset instead of this answer: take in (and drop) a
             // moderately large body, close the connection after an absurd one.
             if (http.getContentLength64() <= static_cast<Poco::Int64>(limit) * 16)
@@ -199,7 +206,9 @@ private:
 ApiServer::ApiServer(ApiEnvironment env, Router router)
     : env_(std::move(env)), router_(std::move(router)), serializer_(*env_.catalog, router_, env_.apiPath) {}
 
-ApiServer::~ApiServer() { stop(0); }
+ApiServer::~ApiServer() {
+    stop(0);
+}
 
 void ApiServer::start(const ListenSettings& listen) {
     auto params = new Poco::Net::HTTPServerParams;
@@ -216,7 +225,8 @@ void ApiServer::start(const ListenSettings& listen) {
         socket.listen(256);
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot listen on " + listen.ip + ":" + std::to_string(listen.port) + ": " +
-                                 e.displayText() + " (is another server using the port? change `port` in the config)");
+                                 e.displayText() +
+                                 " (is another server using the port? change `port` in the config)");
     }
     running_ = std::make_unique<Running>();
     running_->port = socket.address().port();
@@ -237,7 +247,9 @@ void ApiServer::stop(int graceSeconds) {
     running_.reset();
 }
 
-int ApiServer::port() const { return running_ ? running_->port : 0; }
+int ApiServer::port() const {
+    return running_ ? running_->port : 0;
+}
 
 sdk::Response ApiServer::handle(sdk::Request& request) {
     const auto& api = env_.apiPath;
@@ -253,9 +265,8 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
     if (!match)
         return errorResponse(404, "The requested URL " + full + " was not found on this server.");
     if (!match->route) {
-        auto r = errorResponse(405, "The method " + sdk::toString(request.method) +
-                                        " is not allowed for " + full + "; allowed: " +
-                                        joinMethods(match->allowedMethods));
+        auto r = errorResponse(405, "The method " + sdk::toString(request.method) + " is not allowed for " +
+                                        full + "; allowed: " + joinMethods(match->allowedMethods));
         r.headers["Allow"] = joinMethods(match->allowedMethods);
         return r;
     }
@@ -265,13 +276,15 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
     } catch (const sdk::HttpError& e) {
         return errorResponse(e.status(), e.what(), e.errors());
     } catch (const std::exception& e) {
-        serverLog().error("%s %s (plugin %s) failed: %s", sdk::toString(request.method), full, match->route->plugin,
-                          std::string(e.what()));
-        return errorResponse(500, "An unexpected error occurred on the server; the server log has the details.");
+        serverLog().error("%s %s (plugin %s) failed: %s", sdk::toString(request.method), full,
+                          match->route->plugin, std::string(e.what()));
+        return errorResponse(500,
+                             "An unexpected error occurred on the server; the server log has the details.");
     } catch (...) {
-        serverLog().error("%s %s (plugin %s) failed with an unknown exception", sdk::toString(request.method), full,
-                          match->route->plugin);
-        return errorResponse(500, "An unexpected error occurred on the server; the server log has the details.");
+        serverLog().error("%s %s (plugin %s) failed with an unknown exception", sdk::toString(request.method),
+                          full, match->route->plugin);
+        return errorResponse(500,
+                             "An unexpected error occurred on the server; the server log has the details.");
     }
 }
 
@@ -354,7 +367,8 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
     EventBus::Hold hold(*env_.events);
     env_.database->transaction(
         [&](sdk::Store& store) {
-            ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog, serializer_);
+            ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog,
+                               serializer_);
             response = route.decl.handler(context);
         },
         access);

@@ -11,7 +11,6 @@
 #include "kernel/http/touch_throttle.h"
 
 #include <dq/sdk/services.h>
-
 #include <functional>
 #include <memory>
 #include <string>

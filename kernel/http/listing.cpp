@@ -4,7 +4,6 @@
 
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
-
 #include <algorithm>
 
 namespace dq::kernel {
@@ -15,7 +14,8 @@ std::int64_t positive(const sdk::Request& request, const std::string& name) {
     auto text = request.query(name);
     Poco::Int64 value = 0;
     if (!Poco::NumberParser::tryParse64(*text, value) || value <= 0)
-        throw sdk::BadRequest("Query parameter '" + name + "' must be a positive integer, got '" + *text + "'",
+        throw sdk::BadRequest("Query parameter '" + name + "' must be a positive integer, got '" + *text +
+                                  "'",
                               {{name, "expected a positive integer"}});
     return value;
 }
@@ -68,7 +68,8 @@ sdk::Value typedValue(const sdk::ModelDecl& model, const std::string& column, co
                                   {{param, "expected a number"}});
         return v;
     }
-    default: return text;
+    default:
+        return text;
     }
 }
 
@@ -98,9 +99,12 @@ void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
         for (const auto& text : values) {
             switch (filter.kind) {
             case sdk::FilterDecl::Kind::Equal:
-                alternatives.push_back(sdk::Condition::equal(column, typedValue(model, column, filter.param, text)));
+                alternatives.push_back(
+                    sdk::Condition::equal(column, typedValue(model, column, filter.param, text)));
                 break;
-            case sdk::FilterDecl::Kind::Like: alternatives.push_back(sdk::Condition::like(column, text)); break;
+            case sdk::FilterDecl::Kind::Like:
+                alternatives.push_back(sdk::Condition::like(column, text));
+                break;
             case sdk::FilterDecl::Kind::From:
             case sdk::FilterDecl::Kind::Till: {
                 auto stamp = sdk::parseDateTime(text);
@@ -113,7 +117,7 @@ void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
                     stamp = stamp->substr(0, 11) + "23:59:59.999999";
                 sdk::Condition c;
                 c.op = filter.kind == sdk::FilterDecl::Kind::From ? sdk::Condition::Op::GreaterOrEqual
-                                                                   : sdk::Condition::Op::LessOrEqual;
+                                                                  : sdk::Condition::Op::LessOrEqual;
                 c.column = column;
                 c.value = *stamp;
                 alternatives.push_back(c);
@@ -127,7 +131,8 @@ void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
                 // `*_id` parameters are ids: a non-number would make PostgreSQL fail the whole query.
                 if (!isInteger && filter.param.size() > 3 &&
                     filter.param.compare(filter.param.size() - 3, 3, "_id") == 0)
-                    throw sdk::BadRequest("Filter '" + filter.param + "' expects an integer, got '" + text + "'",
+                    throw sdk::BadRequest("Filter '" + filter.param + "' expects an integer, got '" + text +
+                                              "'",
                                           {{filter.param, "expected an integer"}});
                 if (isInteger)
                     params.assign(placeholders, sdk::Value(asInt));
@@ -150,7 +155,8 @@ void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
             std::string sql;
             std::vector<sdk::Value> params;
             for (const auto& a : alternatives) {
-                sql += (sql.empty() ? "" : " OR ") + (a.op == sdk::Condition::Op::Sql ? a.sql : column + " LIKE ?");
+                sql += (sql.empty() ? "" : " OR ") +
+                       (a.op == sdk::Condition::Op::Sql ? a.sql : column + " LIKE ?");
                 if (a.op == sdk::Condition::Op::Sql)
                     params.insert(params.end(), a.values.begin(), a.values.end());
                 else

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <dq/sdk/plugin.h>
-
 #include <map>
 #include <optional>
 #include <string>
@@ -22,7 +21,7 @@ public:
     void add(Route route);
 
     struct Match {
-        const Route* route = nullptr;            ///< null: path known, method not allowed
+        const Route* route = nullptr; ///< null: path known, method not allowed
         std::map<std::string, std::string> params;
         std::vector<std::string> allowedMethods; ///< of the matched path
     };

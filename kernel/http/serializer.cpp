@@ -2,9 +2,8 @@
 // links or ids, to-many lists null when empty.
 #include "kernel/http/serializer.h"
 
-#include <dq/sdk/http.h>
-
 #include <Poco/JSON/Array.h>
+#include <dq/sdk/http.h>
 
 namespace dq::kernel {
 
@@ -19,10 +18,14 @@ Poco::Dynamic::Var Serializer::fieldValue(const sdk::Field& field, const sdk::Va
         if (value.isString())
             return value.extract<std::string>() == "1" || value.extract<std::string>() == "true";
         return value.convert<Poco::Int64>() != 0;
-    case sdk::FieldType::DateTime: return sdk::renderDateTime(value.convert<std::string>());
-    case sdk::FieldType::Integer: return value.convert<Poco::Int64>();
-    case sdk::FieldType::Real: return value.convert<double>();
-    case sdk::FieldType::Text: return value.convert<std::string>();
+    case sdk::FieldType::DateTime:
+        return sdk::renderDateTime(value.convert<std::string>());
+    case sdk::FieldType::Integer:
+        return value.convert<Poco::Int64>();
+    case sdk::FieldType::Real:
+        return value.convert<double>();
+    case sdk::FieldType::Text:
+        return value.convert<std::string>();
     }
     return value;
 }

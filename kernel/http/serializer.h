@@ -5,9 +5,8 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/http/router.h"
 
-#include <dq/sdk/store.h>
-
 #include <Poco/JSON/Object.h>
+#include <dq/sdk/store.h>
 
 namespace dq::kernel {
 
@@ -15,7 +14,8 @@ class Serializer {
 public:
     Serializer(const Catalog& catalog, const Router& router, std::string apiPath);
 
-    Poco::JSON::Object::Ptr toJson(sdk::Store& store, const std::string& model, const sdk::Record& record) const;
+    Poco::JSON::Object::Ptr toJson(sdk::Store& store, const std::string& model,
+                                   const sdk::Record& record) const;
     /// `{"id", "link", "methods"}` for a row of `model`, or the raw id when the model has no resource.
     Poco::Dynamic::Var link(const std::string& model, sdk::Id id) const;
     /// A field value as JSON (DateTime with +00:00, Boolean as bool).

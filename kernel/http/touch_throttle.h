@@ -1,9 +1,8 @@
 // Limits `last_seen` writes to one a minute per caller, so read requests stay reads.
 #pragma once
 
-#include <dq/sdk/permission.h>
-
 #include <chrono>
+#include <dq/sdk/permission.h>
 #include <map>
 #include <mutex>
 

@@ -2,7 +2,6 @@
 #include "organizations.h"
 
 #include <Poco/JSON/Stringifier.h>
-
 #include <iomanip>
 #include <ostream>
 

@@ -11,14 +11,19 @@ using sdk::Scope;
 namespace {
 
 /// A text field that is "" rather than null when not given, as vantage6 stores organizations.
-Field text(const std::string& name) { return Field{name, FieldType::Text, true, false, false, std::string()}; }
+Field text(const std::string& name) {
+    return Field{name, FieldType::Text, true, false, false, std::string()};
+}
 
 } // namespace
 
 class OrganizationsPlugin : public sdk::Plugin {
 public:
     sdk::PluginInfo info() const override {
-        return {"organizations", "1.0.0", "Organizations: the parties that join collaborations and run nodes", {}};
+        return {"organizations",
+                "1.0.0",
+                "Organizations: the parties that join collaborations and run nodes",
+                {}};
     }
 
     void declare(sdk::Registry& registry) override {
@@ -37,10 +42,10 @@ public:
 
         // The order is part of the wire contract: it gives the rule ids of a fresh database.
         registry.rule({kResource, Scope::Global, Operation::View, "View any organization"});
-        registry.rule({kResource, Scope::Organization, Operation::View,
-                       "View your own organization", true, true});
-        registry.rule({kResource, Scope::Collaboration, Operation::View,
-                       "View collaborating organizations", true, true});
+        registry.rule(
+            {kResource, Scope::Organization, Operation::View, "View your own organization", true, true});
+        registry.rule({kResource, Scope::Collaboration, Operation::View, "View collaborating organizations",
+                       true, true});
         registry.rule({kResource, Scope::Global, Operation::Edit, "Edit any organization"});
         registry.rule({kResource, Scope::Organization, Operation::Edit, "Edit your own organization", true});
         registry.rule({kResource, Scope::Global, Operation::Create, "Create a new organization"});

@@ -119,8 +119,7 @@ void declareFilters(sdk::Registry& registry) {
         registry.filter("task", equal(p));
     for (const char* p : {"name", "image", "description", "database"})
         registry.filter("task", like(p));
-    registry.filter("task",
-                    sql("result_id", "id IN (SELECT task_id FROM result WHERE id = ?)"));
+    registry.filter("task", sql("result_id", "id IN (SELECT task_id FROM result WHERE id = ?)"));
     registry.filter("task", sql("status", kStatusSql));
 
     registry.filter("result", equal("task_id"));

@@ -7,7 +7,6 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/NumberParser.h>
 #include <Poco/Timestamp.h>
-
 #include <algorithm>
 #include <regex>
 
@@ -15,11 +14,16 @@ namespace dq::sdk {
 
 std::string toString(Method m) {
     switch (m) {
-    case Method::Get: return "GET";
-    case Method::Post: return "POST";
-    case Method::Put: return "PUT";
-    case Method::Patch: return "PATCH";
-    case Method::Delete: return "DELETE";
+    case Method::Get:
+        return "GET";
+    case Method::Post:
+        return "POST";
+    case Method::Put:
+        return "PUT";
+    case Method::Patch:
+        return "PATCH";
+    case Method::Delete:
+        return "DELETE";
     }
     return "";
 }
@@ -80,8 +84,9 @@ JsonBody::JsonBody(const Request& request) {
         Poco::JSON::Parser parser;
         auto parsed = parser.parse(request.body);
         if (parsed.type() != typeid(Poco::JSON::Object::Ptr))
-            throw BadRequest("Request body must be a JSON object, not " +
-                             std::string(parsed.type() == typeid(Poco::JSON::Array::Ptr) ? "an array" : "a value"));
+            throw BadRequest(
+                "Request body must be a JSON object, not " +
+                std::string(parsed.type() == typeid(Poco::JSON::Array::Ptr) ? "an array" : "a value"));
         object_ = parsed.extract<Poco::JSON::Object::Ptr>();
     } catch (const Poco::Exception& e) {
         throw BadRequest("Request body is not valid JSON: " + e.message());
@@ -93,9 +98,13 @@ JsonBody::JsonBody(Poco::JSON::Object::Ptr object) : object_(std::move(object)) 
         object_ = new Poco::JSON::Object;
 }
 
-bool JsonBody::has(const std::string& field) const { return object_->has(field); }
+bool JsonBody::has(const std::string& field) const {
+    return object_->has(field);
+}
 
-bool JsonBody::given(const std::string& field) const { return object_->has(field) && !object_->isNull(field); }
+bool JsonBody::given(const std::string& field) const {
+    return object_->has(field) && !object_->isNull(field);
+}
 
 bool JsonBody::missing(const std::string& field, Need need) {
     seen_.insert(field);
@@ -183,9 +192,13 @@ std::optional<Poco::Dynamic::Var> JsonBody::value(const std::string& field, Need
     return object_->get(field);
 }
 
-void JsonBody::ignore(const std::string& field) { seen_.insert(field); }
+void JsonBody::ignore(const std::string& field) {
+    seen_.insert(field);
+}
 
-void JsonBody::fail(const std::string& field, const std::string& reason) { errors_[field] = reason; }
+void JsonBody::fail(const std::string& field, const std::string& reason) {
+    errors_[field] = reason;
+}
 
 void JsonBody::done() {
     for (const auto& name : object_->getNames())

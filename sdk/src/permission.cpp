@@ -1,27 +1,38 @@
 // Names of scopes, operations and client kinds as the API and the database spell them.
 #include "dq/sdk/permission.h"
+
 #include "dq/sdk/services.h"
 
 namespace dq::sdk {
 
 std::string toString(Scope s) {
     switch (s) {
-    case Scope::Own: return "OWN";
-    case Scope::Organization: return "ORGANIZATION";
-    case Scope::Collaboration: return "COLLABORATION";
-    case Scope::Global: return "GLOBAL";
+    case Scope::Own:
+        return "OWN";
+    case Scope::Organization:
+        return "ORGANIZATION";
+    case Scope::Collaboration:
+        return "COLLABORATION";
+    case Scope::Global:
+        return "GLOBAL";
     }
     return "";
 }
 
 std::string toString(Operation o) {
     switch (o) {
-    case Operation::View: return "VIEW";
-    case Operation::Edit: return "EDIT";
-    case Operation::Create: return "CREATE";
-    case Operation::Delete: return "DELETE";
-    case Operation::Send: return "SEND";
-    case Operation::Receive: return "RECEIVE";
+    case Operation::View:
+        return "VIEW";
+    case Operation::Edit:
+        return "EDIT";
+    case Operation::Create:
+        return "CREATE";
+    case Operation::Delete:
+        return "DELETE";
+    case Operation::Send:
+        return "SEND";
+    case Operation::Receive:
+        return "RECEIVE";
     }
     return "";
 }
@@ -34,8 +45,8 @@ std::optional<Scope> scopeFromString(const std::string& name) {
 }
 
 std::optional<Operation> operationFromString(const std::string& name) {
-    for (Operation o : {Operation::View, Operation::Edit, Operation::Create, Operation::Delete, Operation::Send,
-                        Operation::Receive})
+    for (Operation o : {Operation::View, Operation::Edit, Operation::Create, Operation::Delete,
+                        Operation::Send, Operation::Receive})
         if (toString(o) == name)
             return o;
     return std::nullopt;
@@ -43,9 +54,12 @@ std::optional<Operation> operationFromString(const std::string& name) {
 
 std::string toString(ClientKind k) {
     switch (k) {
-    case ClientKind::User: return "user";
-    case ClientKind::Node: return "node";
-    case ClientKind::Container: return "container";
+    case ClientKind::User:
+        return "user";
+    case ClientKind::Node:
+        return "node";
+    case ClientKind::Container:
+        return "container";
     }
     return "";
 }

@@ -9,13 +9,11 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/Thread.h>
-
-#include <gtest/gtest.h>
-
 #include <array>
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
@@ -192,15 +190,18 @@ TEST_F(VserverCli, NewStartListVersionFilesImportStopAsAnOperatorWould) {
     EXPECT_NE(list.output.find("Running"), std::string::npos) << list.output;
 
     auto version = run({"version", "--user", "--name", "demo"});
-    EXPECT_NE(version.output.find("running server: {\"version\":\"3.11.1\""), std::string::npos) << version.output;
+    EXPECT_NE(version.output.find("running server: {\"version\":\"3.11.1\""), std::string::npos)
+        << version.output;
 
     auto files = run({"files", "--user", "--name", "demo"});
     EXPECT_NE(files.output.find("Configuration file = " + config), std::string::npos) << files.output;
-    EXPECT_NE(files.output.find(home_.path() + "/data/dataquality/server/demo/demo.sqlite"), std::string::npos)
+    EXPECT_NE(files.output.find(home_.path() + "/data/dataquality/server/demo/demo.sqlite"),
+              std::string::npos)
         << files.output;
     EXPECT_NE(files.output.find("demo.log"), std::string::npos);
 
-    auto import = run({"import", std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml", "--user", "--name", "demo"});
+    auto import = run(
+        {"import", std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml", "--user", "--name", "demo"});
     EXPECT_EQ(import.code, 0) << import.output;
     EXPECT_NE(import.output.find("organizations  3 created"), std::string::npos) << import.output;
 
@@ -212,7 +213,9 @@ TEST_F(VserverCli, NewStartListVersionFilesImportStopAsAnOperatorWould) {
 }
 
 TEST_F(VserverCli, AttachShowsTheLogOfTheRunningServer) {
-    ASSERT_EQ(run({"new", "--user", "--name", "logs", "--non-interactive", "--port", std::to_string(port_)}).code, 0);
+    ASSERT_EQ(
+        run({"new", "--user", "--name", "logs", "--non-interactive", "--port", std::to_string(port_)}).code,
+        0);
     ASSERT_EQ(run({"start", "--user", "--name", "logs"}).code, 0);
     get("/api/version");
     Terminal t({DQ_VSERVER, "attach", "--user", "--name", "logs"}, env_);
@@ -251,7 +254,8 @@ TEST_F(VserverCli, StartExplainsWhyTheServerDidNotStart) {
 }
 
 TEST_F(VserverCli, EveryCommandHasHelpAndUnknownCommandsGetAHint) {
-    for (const auto& command : {"new", "start", "stop", "files", "attach", "list", "import", "version", "plugins"}) {
+    for (const auto& command :
+         {"new", "start", "stop", "files", "attach", "list", "import", "version", "plugins"}) {
         auto help = run({command, "--help"});
         EXPECT_EQ(help.code, 0) << command;
         EXPECT_NE(help.output.find("usage: vserver"), std::string::npos) << command << ": " << help.output;
@@ -295,7 +299,10 @@ protected:
     }
     std::string config() {
         if (config_.empty()) {
-            EXPECT_EQ(run({"new", "--user", "--name", "imp", "--non-interactive", "--port", std::to_string(port_)}).code, 0);
+            EXPECT_EQ(
+                run({"new", "--user", "--name", "imp", "--non-interactive", "--port", std::to_string(port_)})
+                    .code,
+                0);
             config_ = home_.path() + "/config/dataquality/server/imp.yaml";
         }
         return config_;
@@ -312,9 +319,11 @@ protected:
 TEST_F(VserverImport, ImportedUsersAndNodesLogInThroughTheApi) {
     ASSERT_EQ(run({"import", fixture, "--config", config()}).code, 0);
     ASSERT_EQ(run({"start", "--config", config()}).code, 0);
-    EXPECT_EQ(post("/api/token/user", R"({"username": "sam", "password": "change-me-3"})").substr(0, 3), "200");
+    EXPECT_EQ(post("/api/token/user", R"({"username": "sam", "password": "change-me-3"})").substr(0, 3),
+              "200");
     EXPECT_EQ(post("/api/token/user", R"({"username": "sam", "password": "wrong"})").substr(0, 3), "401");
-    EXPECT_EQ(post("/api/token/node", R"({"api_key": "0d2b5f2e-1c1a-4c7e-9d1a-aa0000000005"})").substr(0, 3), "200");
+    EXPECT_EQ(post("/api/token/node", R"({"api_key": "0d2b5f2e-1c1a-4c7e-9d1a-aa0000000005"})").substr(0, 3),
+              "200");
     EXPECT_EQ(run({"stop", "--config", config()}).code, 0);
 }
 
@@ -322,9 +331,12 @@ TEST_F(VserverImport, ReimportDuplicatesNothingAndCountsWhatItLeftAlone) {
     ASSERT_EQ(run({"import", fixture, "--config", config()}).code, 0);
     auto again = run({"import", fixture, "--config", config()});
     ASSERT_EQ(again.code, 0) << again.output;
-    EXPECT_NE(again.output.find("organizations  0 created, 0 updated, 3 unchanged"), std::string::npos) << again.output;
-    EXPECT_NE(again.output.find("nodes          0 created, 0 updated, 5 unchanged"), std::string::npos) << again.output;
-    EXPECT_NE(again.output.find("users          0 created, 0 updated, 4 unchanged"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("organizations  0 created, 0 updated, 3 unchanged"), std::string::npos)
+        << again.output;
+    EXPECT_NE(again.output.find("nodes          0 created, 0 updated, 5 unchanged"), std::string::npos)
+        << again.output;
+    EXPECT_NE(again.output.find("users          0 created, 0 updated, 4 unchanged"), std::string::npos)
+        << again.output;
 }
 
 TEST_F(VserverImport, BadFileChangesNothingAndNamesEntryAndKey) {
@@ -340,21 +352,25 @@ TEST_F(VserverImport, BadFileChangesNothingAndNamesEntryAndKey) {
                                      "        api_key: not-a-uuid\n");
     auto r = run({"import", bad, "--config", config()});
     EXPECT_EQ(r.code, 1);
-    EXPECT_NE(r.output.find("bad.yaml: organizations[1].users[0].password: required"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("bad.yaml: organizations[1].users[0].password: required"), std::string::npos)
+        << r.output;
     EXPECT_NE(r.output.find("collaborations[0].participants[0].api_key: expected a UUID"), std::string::npos)
         << r.output;
     auto list = run({"organization", "list", "--config", config()});
-    EXPECT_EQ(list.output.find("Fine"), std::string::npos) << "nothing of a bad file is written: " << list.output;
+    EXPECT_EQ(list.output.find("Fine"), std::string::npos)
+        << "nothing of a bad file is written: " << list.output;
 
-    auto unknownParticipant = writeFile("ghost.yaml", "collaborations:\n  - name: C\n    participants:\n"
-                                                      "      - name: Ghost\n"
-                                                      "        api_key: 0d2b5f2e-1c1a-4c7e-9d1a-aa0000000009\n"
-                                                      "organizations:\n  - name: Real\n");
+    auto unknownParticipant =
+        writeFile("ghost.yaml", "collaborations:\n  - name: C\n    participants:\n"
+                                "      - name: Ghost\n"
+                                "        api_key: 0d2b5f2e-1c1a-4c7e-9d1a-aa0000000009\n"
+                                "organizations:\n  - name: Real\n");
     r = run({"import", unknownParticipant, "--config", config()});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.output.find("participant 'Ghost'"), std::string::npos) << r.output;
     list = run({"organization", "list", "--config", config()});
-    EXPECT_EQ(list.output.find("Real"), std::string::npos) << "the transaction is all or nothing: " << list.output;
+    EXPECT_EQ(list.output.find("Real"), std::string::npos)
+        << "the transaction is all or nothing: " << list.output;
 }
 
 TEST_F(VserverImport, DropAllNeedsAllowDropAll) {

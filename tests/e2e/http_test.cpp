@@ -1,8 +1,7 @@
 // The kernel's HTTP behaviour over real HTTP: its own routes, JSON errors, CORS, and every way a
 // token can be wrong.
-#include "tests/support/test_server.h"
-
 #include "kernel/app/kernel.h"
+#include "tests/support/test_server.h"
 
 #include <Poco/Thread.h>
 
@@ -48,7 +47,8 @@ TEST(HttpErrors, WrongMethodIsJson405WithAllowHeader) {
 
 TEST(HttpErrors, NonJsonBodyIs415) {
     TestServer s;
-    auto r = s.request("POST", "/organization", "name=x", s.rootToken(), {{"Content-Type", "application/x-www-form-urlencoded"}});
+    auto r = s.request("POST", "/organization", "name=x", s.rootToken(),
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
     EXPECT_EQ(r.status, 415);
     EXPECT_NE(r.msg().find("application/json"), std::string::npos) << r.body;
 }
@@ -114,7 +114,8 @@ TEST(Authentication, TokensCarryIntegerTimesAndVantage6Claims) {
     EXPECT_TRUE(verified.claims->has("jti"));
     EXPECT_TRUE(verified.claims->has("roles"));
     // `type: test` servers issue day-long access tokens, as vantage6 does.
-    EXPECT_EQ(verified.claims->getValue<Poco::Int64>("exp") - verified.claims->getValue<Poco::Int64>("iat"), 86400);
+    EXPECT_EQ(verified.claims->getValue<Poco::Int64>("exp") - verified.claims->getValue<Poco::Int64>("iat"),
+              86400);
 }
 
 TEST(Authentication, ContainerTokenHasIdentitySubjectAndNoExpiry) {

@@ -18,7 +18,6 @@
 #include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/UUIDGenerator.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -41,7 +40,8 @@ std::string stringify(const Poco::Dynamic::Var& body) {
 class PostgresDatabase {
 public:
     explicit PostgresDatabase(const std::string& adminUri) : adminUri_(adminUri) {
-        name_ = "dq_t_" + Poco::replace(Poco::UUIDGenerator::defaultGenerator().createRandom().toString(), "-", "");
+        name_ = "dq_t_" +
+                Poco::replace(Poco::UUIDGenerator::defaultGenerator().createRandom().toString(), "-", "");
         admin().execute("CREATE DATABASE " + name_);
     }
     ~PostgresDatabase() {
@@ -71,11 +71,13 @@ private:
             hostPart = rest.substr(at + 1);
         }
         std::string user = credentials.substr(0, credentials.find(':'));
-        std::string password = credentials.find(':') == std::string::npos ? "" : credentials.substr(credentials.find(':') + 1);
+        std::string password =
+            credentials.find(':') == std::string::npos ? "" : credentials.substr(credentials.find(':') + 1);
         std::string hostPort = hostPart.substr(0, hostPart.find('/'));
         std::string db = hostPart.substr(hostPart.find('/') + 1);
         std::string host = hostPort.substr(0, hostPort.find(':'));
-        std::string port = hostPort.find(':') == std::string::npos ? "5432" : hostPort.substr(hostPort.find(':') + 1);
+        std::string port =
+            hostPort.find(':') == std::string::npos ? "5432" : hostPort.substr(hostPort.find(':') + 1);
         std::string conn = "host=" + host + " port=" + port + " dbname=" + db;
         if (!user.empty())
             conn += " user=" + user;
@@ -223,13 +225,16 @@ HttpResult TestServer::request(const std::string& method, const std::string& pat
 HttpResult TestServer::get(const std::string& path, const std::string& token) {
     return request("GET", path, "", token);
 }
-HttpResult TestServer::post(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token) {
+HttpResult TestServer::post(const std::string& path, const Poco::Dynamic::Var& body,
+                            const std::string& token) {
     return request("POST", path, stringify(body), token);
 }
-HttpResult TestServer::patch(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token) {
+HttpResult TestServer::patch(const std::string& path, const Poco::Dynamic::Var& body,
+                             const std::string& token) {
     return request("PATCH", path, stringify(body), token);
 }
-HttpResult TestServer::del(const std::string& path, const std::string& token, const Poco::Dynamic::Var& body) {
+HttpResult TestServer::del(const std::string& path, const std::string& token,
+                           const Poco::Dynamic::Var& body) {
     return request("DELETE", path, stringify(body), token);
 }
 
@@ -247,15 +252,26 @@ std::string TestServer::rootToken() {
     return impl_->rootToken;
 }
 
-int TestServer::port() const { return impl_->kernel->port(); }
-std::string TestServer::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port()); }
-std::string TestServer::dataDir() const { return impl_->folder.path(); }
-std::string TestServer::configFile() const { return impl_->configFile; }
-kernel::Kernel& TestServer::kernel() { return *impl_->kernel; }
+int TestServer::port() const {
+    return impl_->kernel->port();
+}
+std::string TestServer::baseUrl() const {
+    return "http://127.0.0.1:" + std::to_string(port());
+}
+std::string TestServer::dataDir() const {
+    return impl_->folder.path();
+}
+std::string TestServer::configFile() const {
+    return impl_->configFile;
+}
+kernel::Kernel& TestServer::kernel() {
+    return *impl_->kernel;
+}
 
 long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,
                  const std::string& operation) {
-    auto r = server.get("/rule?name=" + resource + "&scope=" + scope + "&operation=" + operation, server.rootToken());
+    auto r = server.get("/rule?name=" + resource + "&scope=" + scope + "&operation=" + operation,
+                        server.rootToken());
     EXPECT_EQ(r.status, 200) << r.body;
     auto rules = r.array();
     EXPECT_EQ(rules->size(), 1u) << "rule " << resource << ":" << scope << ":" << operation << ": " << r.body;
@@ -276,8 +292,8 @@ std::string userWithRules(TestServer& server, long long organization, const std:
     for (const auto& rule : rules) {
         auto first = rule.find(':'), second = rule.rfind(':');
         ruleIds->add(static_cast<Poco::Int64>(ruleId(server, rule.substr(0, first),
-                                                    rule.substr(first + 1, second - first - 1),
-                                                    rule.substr(second + 1))));
+                                                     rule.substr(first + 1, second - first - 1),
+                                                     rule.substr(second + 1))));
     }
     std::string username = "user" + std::to_string(++counter) + "_" + std::to_string(organization);
     auto r = server.post("/user",
@@ -295,12 +311,17 @@ std::string userWithRules(TestServer& server, long long organization, const std:
 
 void BothDatabases::SetUp() {
     if (GetParam() == "postgresql" && !std::getenv("DQ_TEST_POSTGRES_URI"))
-        GTEST_SKIP() << "DQ_TEST_POSTGRES_URI is not set: no PostgreSQL server for this run (./scripts/test starts one)";
+        GTEST_SKIP() << "DQ_TEST_POSTGRES_URI is not set: no PostgreSQL server for this run (./scripts/test "
+                        "starts one)";
 }
 
-void BothDatabases::TearDown() { server_.reset(); }
+void BothDatabases::TearDown() {
+    server_.reset();
+}
 
-TestServer& BothDatabases::server() { return server(TestServer::Options()); }
+TestServer& BothDatabases::server() {
+    return server(TestServer::Options());
+}
 
 TestServer& BothDatabases::server(TestServer::Options options) {
     if (!server_) {

@@ -5,9 +5,7 @@
 #include <Poco/Dynamic/Var.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-
 #include <gtest/gtest.h>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -100,7 +98,7 @@ private:
     std::unique_ptr<TestServer> server_;
 };
 
-#define DQ_ON_BOTH_DATABASES(Suite)                                                                       \
+#define DQ_ON_BOTH_DATABASES(Suite)                                                                          \
     INSTANTIATE_TEST_SUITE_P(Db, Suite, ::testing::Values(std::string("sqlite"), std::string("postgresql")), \
                              [](const auto& info) { return info.param; })
 

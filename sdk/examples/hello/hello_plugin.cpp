@@ -1,7 +1,6 @@
 // An example plugin written against the installed SDK only: one setting, one model, two routes
 // and a CLI command. Enable it with `plugins: {enabled: [..., hello], folders: [<its build dir>, ...]}`.
 #include <dq/sdk/plugin.h>
-
 #include <ostream>
 
 namespace hello {
@@ -29,10 +28,11 @@ public:
                             Record greeting;
                             greeting.set("text", greeting_ + ", " + *name + "!").set("created_at", nowUtc());
                             greeting.id = ctx.store().insert("greeting", greeting);
-                            return Response::json(ctx.serialize("greeting", *ctx.store().find("greeting", greeting.id)),
-                                                  201);
+                            return Response::json(
+                                ctx.serialize("greeting", *ctx.store().find("greeting", greeting.id)), 201);
                         }});
-        registry.route({Method::Get, "/hello", {}, [](RequestContext& ctx) { return ctx.list("greeting", {}); }});
+        registry.route(
+            {Method::Get, "/hello", {}, [](RequestContext& ctx) { return ctx.list("greeting", {}); }});
         registry.command({{"hello", "count"}, "Count the greetings", {}, "", [](CommandContext& ctx) {
                               ctx.out() << ctx.store().count("greeting") << " greetings\n";
                               return 0;

@@ -2,10 +2,8 @@
 #include "kernel/auth/password_hasher.h"
 #include "kernel/auth/token_service.h"
 
-#include <dq/sdk/http.h>
-
 #include <Poco/Thread.h>
-
+#include <dq/sdk/http.h>
 #include <gtest/gtest.h>
 
 using dq::kernel::PasswordHasher;
@@ -24,7 +22,8 @@ TEST(TokenService, RoundTripKeepsSubjectKindAndRoles) {
     EXPECT_TRUE(access.claims->getValue<bool>("fresh"));
     auto refresh = tokens.verify(pair.refreshToken);
     EXPECT_EQ(refresh.type, "refresh");
-    EXPECT_EQ(refresh.claims->getValue<Poco::Int64>("exp") - refresh.claims->getValue<Poco::Int64>("iat"), 7200);
+    EXPECT_EQ(refresh.claims->getValue<Poco::Int64>("exp") - refresh.claims->getValue<Poco::Int64>("iat"),
+              7200);
 }
 
 TEST(TokenService, TimesAreIntegersNotFloats) {

@@ -58,7 +58,9 @@ TEST(Pagination, MetadataWrapsDataAndLinksLeaveOutMissingPages) {
     EXPECT_EQ(links->getValue<std::string>("next"), "/api/organization?include=metadata&page=2&per_page=2");
     EXPECT_EQ(links->getValue<std::string>("last"), "/api/organization?include=metadata&page=3&per_page=2");
     EXPECT_EQ(response.headers.at("total-count"), "5");
-    EXPECT_EQ(response.headers.at("Link").find("</api/organization?include=metadata&page=1&per_page=2>; rel=first"), 0u);
+    EXPECT_EQ(
+        response.headers.at("Link").find("</api/organization?include=metadata&page=1&per_page=2>; rel=first"),
+        0u);
 }
 
 TEST(Pagination, WithoutMetadataTheBodyIsABareArray) {
@@ -73,7 +75,9 @@ TEST(Filters, TypedEqualityLikeAndRepeatedValues) {
                                          {"encrypted", sdk::FilterDecl::Kind::Equal},
                                          {"collaboration_id", sdk::FilterDecl::Kind::Equal, "", "", true}};
     sdk::Query q;
-    kernel::applyFilters(request({{"name", "%clinic"}, {"encrypted", "true"}, {"collaboration_id", "1"},
+    kernel::applyFilters(request({{"name", "%clinic"},
+                                  {"encrypted", "true"},
+                                  {"collaboration_id", "1"},
                                   {"collaboration_id", "2"}}),
                          model(), filters, q);
     ASSERT_EQ(q.where.size(), 3u);
@@ -93,7 +97,8 @@ TEST(Filters, BadBooleanOrIntegerIsABadRequestNamingTheFilter) {
     } catch (const sdk::BadRequest& e) {
         EXPECT_EQ(e.errors().at("encrypted"), "expected a boolean");
     }
-    EXPECT_THROW(kernel::applyFilters(request({{"collaboration_id", "one"}}), model(), filters, q), sdk::BadRequest);
+    EXPECT_THROW(kernel::applyFilters(request({{"collaboration_id", "one"}}), model(), filters, q),
+                 sdk::BadRequest);
 }
 
 TEST(Filters, DatesAreParsedAndABareTillDateCoversTheDay) {
@@ -102,7 +107,8 @@ TEST(Filters, DatesAreParsedAndABareTillDateCoversTheDay) {
     kernel::applyFilters(request({{"seen_till", "2023-01-31"}}), model(), filters, q);
     ASSERT_EQ(q.where.size(), 1u);
     EXPECT_EQ(q.where[0].value.extract<std::string>(), "2023-01-31T23:59:59.999999");
-    EXPECT_THROW(kernel::applyFilters(request({{"seen_till", "yesterday"}}), model(), filters, q), sdk::BadRequest);
+    EXPECT_THROW(kernel::applyFilters(request({{"seen_till", "yesterday"}}), model(), filters, q),
+                 sdk::BadRequest);
 }
 
 TEST(Sort, AcceptsDeclaredFieldsAndRefusesSecretsAndUnknowns) {

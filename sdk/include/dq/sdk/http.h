@@ -6,7 +6,6 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-
 #include <map>
 #include <optional>
 #include <set>
@@ -33,11 +32,11 @@ private:
     std::map<std::string, std::string> errors_;
 };
 
-#define DQ_SDK_HTTP_ERROR(Name, Code)                                                                    \
-    class Name : public HttpError {                                                                      \
-    public:                                                                                              \
-        explicit Name(const std::string& message, std::map<std::string, std::string> errors = {})       \
-            : HttpError(Code, message, std::move(errors)) {}                                             \
+#define DQ_SDK_HTTP_ERROR(Name, Code)                                                                        \
+    class Name : public HttpError {                                                                          \
+    public:                                                                                                  \
+        explicit Name(const std::string& message, std::map<std::string, std::string> errors = {})            \
+            : HttpError(Code, message, std::move(errors)) {}                                                 \
     };
 DQ_SDK_HTTP_ERROR(BadRequest, 400)
 DQ_SDK_HTTP_ERROR(Unauthorized, 401)

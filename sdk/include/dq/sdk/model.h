@@ -3,7 +3,6 @@
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
-
 #include <functional>
 #include <map>
 #include <string>

@@ -12,7 +12,6 @@
 
 #include <boost/config.hpp>
 #include <boost/dll/alias.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,11 +46,11 @@ struct RouteDecl {
 /// models (collaborations adds `collaboration_id` to organization).
 struct FilterDecl {
     enum class Kind {
-        Equal,   ///< column = value (integers and booleans parsed; bad values are a 400)
-        Like,    ///< column LIKE value (the caller supplies % and _)
-        From,    ///< column >= ISO date-time
-        Till,    ///< column <= ISO date-time
-        Sql,     ///< `sql` with one `?` per occurrence, bound to the value (e.g. a sub-select)
+        Equal, ///< column = value (integers and booleans parsed; bad values are a 400)
+        Like,  ///< column LIKE value (the caller supplies % and _)
+        From,  ///< column >= ISO date-time
+        Till,  ///< column <= ISO date-time
+        Sql,   ///< `sql` with one `?` per occurrence, bound to the value (e.g. a sub-select)
     };
     std::string param;
     Kind kind = Kind::Equal;
@@ -118,10 +117,13 @@ using PluginFactory = std::shared_ptr<Plugin>();
 /// Exports a plugin: `DQ_PLUGIN(dq::plugins::organizations::OrganizationsPlugin)` once, in the entry
 /// file. It exports the factory `dq_plugin_create` and a marker `dq_sdk_abi_<major>_<minor>` in the
 /// "dqplugin" section, which the kernel reads without loading the library.
-#define DQ_PLUGIN(PluginType)                                                                            \
-    namespace {                                                                                          \
-    std::shared_ptr<::dq::sdk::Plugin> dqPluginCreate() { return std::make_shared<PluginType>(); }       \
-    const int dqPluginAbi = ::dq::sdk::kAbiMajor * 1000 + ::dq::sdk::kAbiMinor;                          \
-    }                                                                                                    \
-    BOOST_DLL_ALIAS_SECTIONED(dqPluginCreate, dq_plugin_create, dqplugin)                                \
-    BOOST_DLL_ALIAS_SECTIONED(dqPluginAbi, DQ_SDK_ABI_SYMBOL_EXPAND(DQ_SDK_ABI_MAJOR, DQ_SDK_ABI_MINOR), dqplugin)
+#define DQ_PLUGIN(PluginType)                                                                                \
+    namespace {                                                                                              \
+    std::shared_ptr<::dq::sdk::Plugin> dqPluginCreate() {                                                    \
+        return std::make_shared<PluginType>();                                                               \
+    }                                                                                                        \
+    const int dqPluginAbi = ::dq::sdk::kAbiMajor * 1000 + ::dq::sdk::kAbiMinor;                              \
+    }                                                                                                        \
+    BOOST_DLL_ALIAS_SECTIONED(dqPluginCreate, dq_plugin_create, dqplugin)                                    \
+    BOOST_DLL_ALIAS_SECTIONED(dqPluginAbi, DQ_SDK_ABI_SYMBOL_EXPAND(DQ_SDK_ABI_MAJOR, DQ_SDK_ABI_MINOR),     \
+                              dqplugin)

@@ -7,7 +7,6 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
-
 #include <functional>
 #include <memory>
 #include <optional>
@@ -97,7 +96,8 @@ public:
 class Events {
 public:
     virtual ~Events() = default;
-    virtual void emit(const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) = 0;
+    virtual void emit(const std::string& room, const std::string& event,
+                      const Poco::Dynamic::Var& payload) = 0;
     using Handler = std::function<void(const std::string& room, const std::string& event,
                                        const Poco::Dynamic::Var& payload)>;
     /// Returns a subscription id.

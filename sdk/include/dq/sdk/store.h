@@ -3,7 +3,6 @@
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -44,8 +43,12 @@ struct Condition {
     std::vector<Value> values; ///< for In, and the parameters of Sql
     std::string sql;           ///< for Sql: a fragment with `?` placeholders, e.g. "id IN (SELECT ...)"
 
-    static Condition equal(std::string column, Value v) { return {Op::Equal, std::move(column), std::move(v), {}, {}}; }
-    static Condition like(std::string column, Value v) { return {Op::Like, std::move(column), std::move(v), {}, {}}; }
+    static Condition equal(std::string column, Value v) {
+        return {Op::Equal, std::move(column), std::move(v), {}, {}};
+    }
+    static Condition like(std::string column, Value v) {
+        return {Op::Like, std::move(column), std::move(v), {}, {}};
+    }
     static Condition isNull(std::string column) { return {Op::IsNull, std::move(column), {}, {}, {}}; }
     static Condition isNotNull(std::string column) { return {Op::IsNotNull, std::move(column), {}, {}, {}}; }
     static Condition in(std::string column, std::vector<Value> vs) {
