@@ -65,13 +65,13 @@ Arguments parseArguments(const std::vector<std::string>& raw, const std::vector<
 
 std::string configFolder(bool system) {
     if (system)
-        return "/etc/dataquality/server";
+        return envOr("DQ_SYSTEM_CONFIG_DIR", "/etc/dataquality/server");
     return envOr("XDG_CONFIG_HOME", home() + "/.config") + "/dataquality/server";
 }
 
 std::string dataFolder(bool system, const std::string& name) {
     if (system)
-        return "/var/lib/dataquality/server/" + name;
+        return envOr("DQ_SYSTEM_DATA_DIR", "/var/lib/dataquality/server") + "/" + name;
     return envOr("XDG_DATA_HOME", home() + "/.local/share") + "/dataquality/server/" + name;
 }
 

@@ -34,9 +34,11 @@ struct Instance {
     bool system = true;
 };
 
-/// Config folder of a level: /etc/dataquality/server or $XDG_CONFIG_HOME/dataquality/server.
+/// Config folder of a level: /etc/dataquality/server (or $DQ_SYSTEM_CONFIG_DIR) or
+/// $XDG_CONFIG_HOME/dataquality/server.
 std::string configFolder(bool system);
-/// Data folder of an instance: /var/lib/dataquality/server/NAME or $XDG_DATA_HOME/dataquality/server/NAME.
+/// Data folder of an instance: /var/lib/dataquality/server/NAME (or under $DQ_SYSTEM_DATA_DIR) or
+/// $XDG_DATA_HOME/dataquality/server/NAME.
 std::string dataFolder(bool system, const std::string& name);
 
 /// Resolves the instance from --config or --name (+ --system/--user); throws std::runtime_error

@@ -47,9 +47,9 @@ void EventBus::unsubscribe(int id) {
     handlers_.erase(id);
 }
 
-EventBus::Hold::Hold(EventBus& bus) : bus_(bus) {
-    held = new std::vector<Event>;
-}
+// Holds nest: a handler's own short transaction (Services::transaction) commits, and so delivers,
+// independently of the request's transaction around it.
+EventBus::Hold::Hold(EventBus& bus) : bus_(bus), outer_(held) { held = new std::vector<Event>; }
 
 EventBus::Hold::~Hold() {
     if (open_)
@@ -58,7 +58,7 @@ EventBus::Hold::~Hold() {
 
 void EventBus::Hold::commit() {
     std::unique_ptr<std::vector<Event>> events(held);
-    held = nullptr;
+    held = outer_;
     open_ = false;
     for (const auto& e : *events)
         bus_.deliver(e);
@@ -66,7 +66,7 @@ void EventBus::Hold::commit() {
 
 void EventBus::Hold::discard() {
     delete held;
-    held = nullptr;
+    held = outer_;
     open_ = false;
 }
 

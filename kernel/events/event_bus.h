@@ -32,6 +32,7 @@ public:
 
     private:
         EventBus& bus_;
+        std::vector<Event>* outer_;
         bool open_ = true;
     };
 

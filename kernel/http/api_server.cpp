@@ -352,7 +352,8 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
 }
 
 sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
-    auto access = request.method == sdk::Method::Get ? Database::Access::Read : Database::Access::Write;
+    auto access = request.method == sdk::Method::Get || route.decl.readOnly ? Database::Access::Read
+                                                                            : Database::Access::Write;
     sdk::Identity identity;
     if (!route.decl.allowed.empty() || route.decl.refreshToken)
         env_.database->transaction([&](sdk::Store& store) { identity = authenticate(request, route, store); },

@@ -70,10 +70,13 @@ Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string&
         }
         std::vector<sdk::Id> ids;
         if (rel.kind == RelationView::Kind::ToMany) {
-            sdk::Query q;
-            q.add(sdk::Condition::equal(rel.column, static_cast<Poco::Int64>(record.id)));
-            for (const auto& r : store.select(rel.target, q))
-                ids.push_back(r.id);
+            // Only the ids: an organization can have many thousands of results. The names come from
+            // the declarations (checked by the schema), never from input.
+            auto rows = store.query("SELECT id FROM \"" + rel.target + "\" WHERE \"" + rel.column +
+                                        "\" = ? ORDER BY id",
+                                    {static_cast<Poco::Int64>(record.id)});
+            for (const auto& row : rows.rows)
+                ids.push_back(row[0].convert<Poco::Int64>());
         } else {
             ids = store.associated(model, record.id, rel.name);
         }

@@ -83,7 +83,7 @@ Response login(RequestContext& ctx) {
         attempts = (attempts == 0 || attempts >= maxAttempts) ? 1 : attempts + 1;
         Record changes;
         changes.set("failed_login_attempts", attempts).set("last_login_attempt", sdk::nowUtc());
-        ctx.store().update("user", user->id, changes);
+        services.transaction([&](sdk::Store& store) { store.update("user", user->id, changes); });
         services.log().information("users: failed login for user '%s' (%Ld of %Ld attempts)", *username,
                                    attempts, maxAttempts);
         if (attempts >= maxAttempts)
@@ -93,7 +93,7 @@ Response login(RequestContext& ctx) {
     if (attempts != 0) {
         Record changes;
         changes.set("failed_login_attempts", std::int64_t(0));
-        ctx.store().update("user", user->id, changes);
+        services.transaction([&](sdk::Store& store) { store.update("user", user->id, changes); });
     }
     return tokenResponse(ctx, ClientKind::User, user->id);
 }
@@ -136,7 +136,8 @@ Response changePassword(RequestContext& ctx) {
 void declareAuthRoutes(sdk::Registry& registry) {
     using sdk::Method;
     registry.route(
-        sdk::RouteDecl{Method::Post, "/token/user", {}, login, "Log in with username and password", false});
+        // Read-only: bcrypt takes a quarter second, which must not hold the write lock.
+        sdk::RouteDecl{Method::Post, "/token/user", {}, login, "Log in with username and password", false, true});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/token/refresh",
                                   {ClientKind::User, ClientKind::Node},

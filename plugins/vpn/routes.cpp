@@ -153,7 +153,9 @@ void declareRoutes(sdk::Registry& registry, std::shared_ptr<const VpnConfig> con
                                   {ClientKind::Node},
                                   [config](RequestContext& ctx) { return updateConfig(ctx, *config); },
                                   "Replace the keypair of an OpenVPN config",
-                                  false});
+                                  false,
+                                  // It waits for the EduVPN server and writes nothing: no write lock.
+                                  true});
     registry.route(sdk::RouteDecl{Method::Get,
                                   "/vpn/algorithm/addresses",
                                   {ClientKind::Container},

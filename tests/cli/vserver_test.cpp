@@ -91,9 +91,13 @@ class VserverCli : public ::testing::Test {
 protected:
     void SetUp() override {
         Poco::File(home_.path()).createDirectories();
+        // Both levels inside the test's own folder: tests run in parallel, and `stop --all` of one
+        // must not reach the servers of another.
         env_ = {{"HOME", home_.path()},
                 {"XDG_CONFIG_HOME", home_.path() + "/config"},
-                {"XDG_DATA_HOME", home_.path() + "/data"}};
+                {"XDG_DATA_HOME", home_.path() + "/data"},
+                {"DQ_SYSTEM_CONFIG_DIR", home_.path() + "/etc"},
+                {"DQ_SYSTEM_DATA_DIR", home_.path() + "/var"}};
         Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
         port_ = probe.address().port();
     }

@@ -128,7 +128,9 @@ public:
     virtual const Settings& settings() = 0;
     /// A logger named after the plugin.
     virtual Poco::Logger& log() = 0;
-    /// Runs `work` in a transaction: committed when it returns, rolled back when it throws.
+    /// Runs `work` in a transaction: committed when it returns, rolled back when it throws. Inside a
+    /// request handler only from a `readOnly` route: a write transaction inside the request's own
+    /// write transaction would wait for itself, and is refused.
     virtual void transaction(const std::function<void(Store&)>& work) = 0;
     /// A service another plugin provides, or nullptr.
     virtual std::shared_ptr<Service> find(const std::string& name) = 0;
