@@ -14,6 +14,7 @@
 #include <Poco/Path.h>
 #include <Poco/Thread.h>
 #include <csignal>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <fstream>
 #include <iomanip>
@@ -152,12 +153,26 @@ int stopPid(pid_t pid, const std::string& file, const std::string& name, std::os
 
 volatile std::sig_atomic_t stopRequested = 0;
 
+/// On a crash, the stack goes to stderr (the `.out` file of a background server) before the default
+/// action ends the process: the operator's report then says where it happened.
+void reportCrash(int signal) {
+    const char header[] = "\n*** dataquality-server crashed; stack:\n";
+    (void)!::write(2, header, sizeof header - 1);
+    void* frames[64];
+    int count = ::backtrace(frames, 64);
+    ::backtrace_symbols_fd(frames, count, 2);
+    std::signal(signal, SIG_DFL);
+    ::raise(signal);
+}
+
 int runForeground(const Instance& instance, kernel::ServerConfig config, std::ostream& out,
                   std::ostream& err) {
     kernel::configureLogging(config.logging,
                              Poco::Path(instance.dataFolder, instance.name + ".log").toString());
     for (const auto& w : config.warnings)
         err << "warning: " << w << "\n";
+    for (int fatal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
+        std::signal(fatal, reportCrash);
     kernel::Kernel kernel(config, instance.dataFolder);
     kernel.load();
     kernel.start();

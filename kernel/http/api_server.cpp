@@ -71,6 +71,7 @@ sdk::Response errorResponse(int status, const std::string& message,
 // ---- The Poco side ----
 
 struct ApiServer::Running {
+    std::unique_ptr<Poco::ThreadPool> pool; ///< outlives the server, which runs on it
     std::unique_ptr<Poco::Net::HTTPServer> server;
     int port = 0;
 };
@@ -230,10 +231,10 @@ void ApiServer::start(const ListenSettings& listen) {
     }
     running_ = std::make_unique<Running>();
     running_->port = socket.address().port();
-    // The server's own pool: Poco's default pool is shared and capped at 16 threads.
-    static std::mutex poolMutex;
-    std::lock_guard lock(poolMutex);
-    running_->server = std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), socket, params);
+    // The server's own pool: Poco's default pool is shared with everything else in the process.
+    running_->pool = std::make_unique<Poco::ThreadPool>("http", 2, listen.threads);
+    running_->server =
+        std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), *running_->pool, socket, params);
     running_->server->start();
 }
 
