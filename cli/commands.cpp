@@ -99,6 +99,8 @@ void printHelp(const Arguments& args, std::ostream& out) {
         << kContextHelp << "\nRun `vserver COMMAND --help` for a command's options.\n";
 }
 
+} // namespace
+
 void reportStartupError(const std::exception& e, std::ostream& err) {
     err << "vserver: the server did not start:\n";
     std::string text = e.what();
@@ -111,8 +113,6 @@ void reportStartupError(const std::exception& e, std::ostream& err) {
         start = end + 1;
     }
 }
-
-} // namespace
 
 int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
     if (args.flag("help")) {

@@ -3,11 +3,15 @@
 
 #include "instance.h"
 
+#include <exception>
 #include <iosfwd>
 
 namespace dq::cli {
 
 int run(int argc, char** argv, std::ostream& out, std::ostream& err);
+
+/// "the server did not start:" and every problem on its own line.
+void reportStartupError(const std::exception& e, std::ostream& err);
 
 int newCommand(const Arguments& args, std::ostream& out, std::ostream& err);
 int startCommand(const Arguments& args, std::ostream& out, std::ostream& err);

@@ -190,19 +190,6 @@ int runForeground(const Instance& instance, kernel::ServerConfig config, std::os
     return 0;
 }
 
-void reportFailure(const std::exception& e, std::ostream& err) {
-    err << "vserver: the server did not start:\n";
-    std::string text = e.what();
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string::npos)
-            end = text.size();
-        err << "  - " << text.substr(start, end - start) << "\n";
-        start = end + 1;
-    }
-}
-
 } // namespace
 
 int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
@@ -288,7 +275,7 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             << tail(consoleLog, 30);
         return 1;
     } catch (const std::exception& e) {
-        reportFailure(e, err);
+        reportStartupError(e, err);
         return 1;
     }
 }

@@ -267,6 +267,30 @@ std::string TestServer::configFile() const {
 kernel::Kernel& TestServer::kernel() {
     return *impl_->kernel;
 }
+sdk::Events& TestServer::events() {
+    return impl_->kernel->events();
+}
+sdk::Services& TestServer::services(const std::string& plugin) {
+    return impl_->kernel->servicesOf(plugin);
+}
+
+void TestServer::transaction(const std::function<void(sdk::Store&)>& work) {
+    impl_->kernel->database().transaction(work);
+}
+
+const sdk::CommandDecl* TestServer::command(const std::vector<std::string>& path) {
+    for (const auto& c : impl_->kernel->catalog().commands())
+        if (c.decl.path == path)
+            return &c.decl;
+    return nullptr;
+}
+
+void TestServer::startAnotherKernel() {
+    kernel::Kernel again(kernel::ServerConfig::load(impl_->configFile), impl_->folder.path());
+    again.load();
+    again.start();
+    again.shutdown();
+}
 
 long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,
                  const std::string& operation) {

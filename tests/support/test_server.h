@@ -5,6 +5,8 @@
 #include <Poco/Dynamic/Var.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <dq/sdk/plugin.h>
+#include <functional>
 #include <gtest/gtest.h>
 #include <map>
 #include <memory>
@@ -65,6 +67,17 @@ public:
     std::string dataDir() const;
     std::string configFile() const;
     dq::kernel::Kernel& kernel();
+
+    // What plugin tests need of the running kernel, in SDK terms (plugins/ includes only the SDK).
+    dq::sdk::Events& events();
+    dq::sdk::Services& services(const std::string& plugin);
+    /// Runs `work` in one transaction on the server's database.
+    void transaction(const std::function<void(dq::sdk::Store&)>& work);
+    /// The command declared with this path, or nullptr.
+    const dq::sdk::CommandDecl* command(const std::vector<std::string>& path);
+    /// Starts a second kernel on the same configuration and database and stops it again, as a
+    /// restart would (this server keeps serving).
+    void startAnotherKernel();
 
 private:
     struct Impl;

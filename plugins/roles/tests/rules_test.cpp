@@ -1,7 +1,6 @@
 // Rules come from the loaded plugins and keep their ids across restarts; the fixed roles (Root,
 // node, container) and the default roles hold the rules vantage6 gives them, as far as they exist.
 #include "identity_fixture.h"
-#include "kernel/app/kernel.h"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -150,13 +149,7 @@ TEST_P(Rules, RestartKeepsRuleIdsAndAddsNothing) {
     auto before = s.get("/rule", s.rootToken()).body;
     auto rolesBefore = sizeOf(s.get("/role", s.rootToken()));
     auto usersBefore = sizeOf(s.get("/user", s.rootToken()));
-    {
-        // A second start on the same database, as after a restart.
-        dq::kernel::Kernel again(dq::kernel::ServerConfig::load(s.configFile()), s.dataDir());
-        again.load();
-        again.start();
-        again.shutdown();
-    }
+    s.startAnotherKernel(); // a second start on the same database, as after a restart
     EXPECT_EQ(s.get("/rule", s.rootToken()).body, before);
     EXPECT_EQ(sizeOf(s.get("/role", s.rootToken())), rolesBefore);
     EXPECT_EQ(sizeOf(s.get("/user", s.rootToken())), usersBefore);

@@ -1,6 +1,5 @@
 // The smtp plugin's mailer against a real SMTP sink on loopback: retries, AUTH, refused settings,
 // and the `vserver smtp test` command.
-#include "kernel/app/kernel.h"
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
@@ -30,7 +29,7 @@ TestServer::Options smtpOptions(int port, const std::string& extra = "") {
 }
 
 std::shared_ptr<dq::sdk::Mailer> mailerOf(TestServer& s) {
-    return s.kernel().servicesOf("smtp").find<dq::sdk::Mailer>(dq::sdk::kMailerService);
+    return s.services("smtp").find<dq::sdk::Mailer>(dq::sdk::kMailerService);
 }
 
 TEST(SmtpMailer, RetriesWhenTheServerRefusesTheFirstConnections) {
@@ -99,9 +98,8 @@ private:
 };
 
 int runSmtpTest(TestServer& s, CommandRun& run) {
-    for (const auto& command : s.kernel().catalog().commands())
-        if (command.decl.path == std::vector<std::string>{"smtp", "test"})
-            return command.decl.handler(run);
+    if (const auto* command = s.command({"smtp", "test"}))
+        return command->handler(run);
     ADD_FAILURE() << "no `smtp test` command declared";
     return -1;
 }
@@ -109,7 +107,7 @@ int runSmtpTest(TestServer& s, CommandRun& run) {
 TEST(SmtpTestCommand, SendsATestMailSynchronously) {
     SmtpSink sink;
     TestServer s(smtpOptions(sink.port()));
-    CommandRun run(s.kernel().servicesOf("smtp"), {{"to", "operator@example.org"}});
+    CommandRun run(s.services("smtp"), {{"to", "operator@example.org"}});
     EXPECT_EQ(runSmtpTest(s, run), 0) << run.err_.str();
     EXPECT_NE(run.out_.str().find("Sent a test mail to operator@example.org"), std::string::npos)
         << run.out_.str();
@@ -121,7 +119,7 @@ TEST(SmtpTestCommand, SendsATestMailSynchronously) {
 
 TEST(SmtpTestCommand, ReportsAServerThatCannotBeReached) {
     TestServer s(smtpOptions(dq::test::peers::closedPort()));
-    CommandRun run(s.kernel().servicesOf("smtp"), {{"to", "operator@example.org"}});
+    CommandRun run(s.services("smtp"), {{"to", "operator@example.org"}});
     EXPECT_EQ(runSmtpTest(s, run), 1);
     EXPECT_NE(run.err_.str().find("Could not send a test mail to operator@example.org"), std::string::npos)
         << run.err_.str();

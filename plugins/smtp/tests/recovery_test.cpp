@@ -1,6 +1,5 @@
 // Password recovery by e-mail end to end: the users routes, the smtp plugin's mailer, and a real
 // SMTP sink on loopback that stores what it receives.
-#include "kernel/app/kernel.h"
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 

@@ -2,7 +2,6 @@
 // each with a node, a fourth organization outside it, users with chosen rules, and an event recorder.
 #pragma once
 
-#include "kernel/app/kernel.h"
 #include "tests/support/test_server.h"
 
 #include <Poco/JSON/Array.h>
@@ -47,7 +46,7 @@ public:
         std::string room, event;
         Poco::Dynamic::Var payload;
     };
-    explicit EventLog(TestServer& server) : events_(server.kernel().events()) {
+    explicit EventLog(TestServer& server) : events_(server.events()) {
         id_ = events_.subscribe(
             [this](const std::string& room, const std::string& event, const Poco::Dynamic::Var& p) {
                 std::lock_guard lock(mutex_);
@@ -188,7 +187,7 @@ public:
 
     /// Marks a node online, as its socket connection would.
     void setOnline(int index) {
-        s.kernel().database().transaction([&](dq::sdk::Store& store) {
+        s.transaction([&](dq::sdk::Store& store) {
             store.update("node", nodes.at(index), dq::sdk::Record().set("status", std::string("online")));
         });
     }

@@ -1,7 +1,6 @@
 // The vpn plugin over HTTP: a node gets an OpenVPN config from a fake EduVPN portal on loopback
 // (PKCE, cookie and client credentials checked by the fake), every failure mode gets a clear
 // status, and containers see the addresses of their task family.
-#include "kernel/app/kernel.h"
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
@@ -220,7 +219,7 @@ protected:
                            dq::test::userWithRules(s, f->orgs[0], {"task:ORGANIZATION:CREATE"}));
         ASSERT_EQ(task.status, 201) << task.body;
         parent = task.object()->getValue<long long>("id");
-        s.kernel().database().transaction([&](dq::sdk::Store& store) {
+        s.transaction([&](dq::sdk::Store& store) {
             for (std::size_t i = 0; i < f->nodes.size(); ++i)
                 store.update("node", f->nodes[i],
                              dq::sdk::Record().set("ip", "10.76.0." + std::to_string(i + 2)));
