@@ -3,6 +3,7 @@
 #include "kernel/auth/token_service.h"
 
 #include <Poco/Base64Decoder.h>
+#include <Poco/Crypto/OpenSSLInitializer.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JWT/JWTException.h>
 #include <Poco/JWT/Signer.h>
@@ -11,6 +12,7 @@
 #include <Poco/Timestamp.h>
 #include <Poco/UUIDGenerator.h>
 #include <dq/sdk/http.h>
+#include <mutex>
 #include <sstream>
 
 namespace dq::kernel {
@@ -21,6 +23,16 @@ Poco::Int64 nowSeconds() {
     return Poco::Timestamp().epochTime();
 }
 
+/// Every Poco digest (so every JWT signed or checked) takes a reference on Poco's OpenSSL
+/// initializer and drops it when done. When the count reaches zero Poco frees its lock array, and
+/// two threads crossing zero at once free it twice: the heap corruption crashed the server under
+/// load. One reference held for the life of the process keeps the count above zero, and spares
+/// each token a re-initialisation of OpenSSL (which reads /dev/urandom).
+void holdOpenSslForTheProcess() {
+    static std::once_flag once;
+    std::call_once(once, [] { Poco::Crypto::OpenSSLInitializer::initialize(); });
+}
+
 } // namespace
 
 std::string randomSecret() {
@@ -28,6 +40,7 @@ std::string randomSecret() {
 }
 
 TokenService::TokenService(TokenSettings settings) : settings_(std::move(settings)) {
+    holdOpenSslForTheProcess();
     if (settings_.secret.empty())
         settings_.secret = randomSecret();
 }

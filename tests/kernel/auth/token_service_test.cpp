@@ -2,9 +2,14 @@
 #include "kernel/auth/password_hasher.h"
 #include "kernel/auth/token_service.h"
 
+#include <Poco/AtomicCounter.h>
 #include <Poco/Thread.h>
+#include <atomic>
+#include <dlfcn.h>
 #include <dq/sdk/http.h>
 #include <gtest/gtest.h>
+#include <thread>
+#include <vector>
 
 using dq::kernel::PasswordHasher;
 using dq::kernel::TokenService;
@@ -77,3 +82,29 @@ TEST(PasswordHasher, VerifiesHashesWrittenByPythonBcrypt) {
 }
 
 } // namespace
+
+// Poco counts references to its OpenSSL initializer, one per digest, and frees its lock array when
+// the count reaches zero; two threads crossing zero at once freed it twice and corrupted the heap
+// (the server crashed under load, in random places). The race itself is too narrow to hit reliably
+// in a test, so this checks what prevents it: with a TokenService alive, signing and verifying on
+// many threads never brings Poco's count to zero. The count is Poco's private static; it is read
+// through its exported symbol because nothing public exposes it.
+TEST(TokenService, KeepsPocosOpenSslReferenceCountAboveZero) {
+    auto* count = static_cast<Poco::AtomicCounter*>(
+        dlsym(RTLD_DEFAULT, "_ZN4Poco6Crypto18OpenSSLInitializer3_rcE"));
+    ASSERT_NE(count, nullptr) << "libPocoCrypto no longer exports OpenSSLInitializer::_rc";
+    TokenService tokens({"secret", 3600, 7200});
+    std::atomic<int> verified{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 200; ++i)
+                if (tokens.verify(tokens.issue(ClientKind::User, 7, {}).accessToken)
+                        .claims->getValue<int>("sub") == 7)
+                    ++verified;
+        });
+    for (auto& thread : threads)
+        thread.join();
+    EXPECT_EQ(verified, 4 * 200);
+    EXPECT_GE(count->value(), 1) << "Poco's OpenSSL initializer went back to zero references";
+}
