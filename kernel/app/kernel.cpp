@@ -98,6 +98,8 @@ public:
             return config_.description;
         if (key == "environment")
             return config_.environment;
+        if (key == "name")
+            return Poco::Path(config_.file).getBaseName();
         auto node = nodeAt(config_.raw, key);
         return node && node.IsScalar() ? node.as<std::string>() : "";
     }

@@ -1,5 +1,5 @@
-// POST /token/user (login with lockout), POST /token/refresh (users and nodes) and
-// PATCH /password/change (vantage6 §1.1, §1.2, §4).
+// POST /token/user (login with lockout, then the two-factor code when enabled), POST /token/refresh (users
+// and nodes) and PATCH /password/change (vantage6 §1.1, §1.2, §4).
 #include "users.h"
 
 namespace dq::plugins::users {
@@ -54,47 +54,60 @@ void tellBlocked(sdk::Services& services, const Record& user, std::int64_t minut
     }
 }
 
-Response login(RequestContext& ctx) {
-    JsonBody body(ctx.request());
-    auto username = body.text("username");
-    auto password = body.text("password");
-    body.ignore("mfa_code");
-    body.done();
-    if (!username || !password || username->empty() || password->empty())
-        throw BadRequest("Username and/or password missing in JSON body");
+} // namespace
 
-    auto& services = ctx.services();
-    auto user = findByUsername(ctx.store(), *username);
-    if (!user) {
-        services.log().information("users: failed login: no user '%s'", *username);
-        return failedLogin();
-    }
+std::optional<Response> checkPassword(sdk::Services& services, const Record& user,
+                                      const std::string& password) {
     const auto& settings = services.settings();
     std::int64_t maxAttempts = settings.integer(kMaxFailedAttempts);
     std::int64_t lockMinutes = settings.integer(kInactivationMinutes);
-    std::int64_t attempts = user->integer("failed_login_attempts").value_or(0);
-    auto since = minutesSince(user->text("last_login_attempt"));
+    std::int64_t attempts = user.integer("failed_login_attempts").value_or(0);
+    const auto& username = user.text("username");
+    auto since = minutesSince(user.text("last_login_attempt"));
     if (attempts >= maxAttempts && since && *since < static_cast<double>(lockMinutes)) {
         services.log().warning("users: login refused: user '%s' is locked after %Ld failed attempts",
-                               *username, attempts);
+                               username, attempts);
         return failedLogin();
     }
-    if (!services.passwords().verify(*password, user->text("password"))) {
+    if (!services.passwords().verify(password, user.text("password"))) {
         attempts = (attempts == 0 || attempts >= maxAttempts) ? 1 : attempts + 1;
         Record changes;
         changes.set("failed_login_attempts", attempts).set("last_login_attempt", sdk::nowUtc());
-        services.transaction([&](sdk::Store& store) { store.update("user", user->id, changes); });
-        services.log().information("users: failed login for user '%s' (%Ld of %Ld attempts)", *username,
+        services.transaction([&](sdk::Store& store) { store.update("user", user.id, changes); });
+        services.log().information("users: failed login for user '%s' (%Ld of %Ld attempts)", username,
                                    attempts, maxAttempts);
         if (attempts >= maxAttempts)
-            tellBlocked(services, *user, lockMinutes);
+            tellBlocked(services, user, lockMinutes);
         return failedLogin();
     }
     if (attempts != 0) {
         Record changes;
         changes.set("failed_login_attempts", std::int64_t(0));
-        services.transaction([&](sdk::Store& store) { store.update("user", user->id, changes); });
+        services.transaction([&](sdk::Store& store) { store.update("user", user.id, changes); });
     }
+    return std::nullopt;
+}
+
+namespace {
+
+Response login(RequestContext& ctx) {
+    JsonBody body(ctx.request());
+    auto username = body.text("username");
+    auto password = body.text("password");
+    auto otpCode = otpCodeIn(body);
+    body.done();
+    if (!username || !password || username->empty() || password->empty())
+        throw BadRequest("Username and/or password missing in JSON body");
+
+    auto user = findByUsername(ctx.store(), *username);
+    if (!user) {
+        ctx.services().log().information("users: failed login: no user '%s'", *username);
+        return failedLogin();
+    }
+    if (auto refused = checkPassword(ctx.services(), *user, *password))
+        return *refused;
+    if (auto answer = secondFactor(ctx, *user, otpCode))
+        return *answer;
     return tokenResponse(ctx, ClientKind::User, user->id);
 }
 
@@ -137,7 +150,8 @@ void declareAuthRoutes(sdk::Registry& registry) {
     using sdk::Method;
     registry.route(
         // Read-only: bcrypt takes a quarter second, which must not hold the write lock.
-        sdk::RouteDecl{Method::Post, "/token/user", {}, login, "Log in with username and password", false, true});
+        sdk::RouteDecl{
+            Method::Post, "/token/user", {}, login, "Log in with username and password", false, true});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/token/refresh",
                                   {ClientKind::User, ClientKind::Node},

@@ -96,6 +96,9 @@ void declareSettings(sdk::Registry& registry) {
     registry.setting(sdk::SettingDecl{kInactivationMinutes, sdk::SettingDecl::Type::Integer, "15",
                                       "minutes a locked account stays locked (0: never locked)",
                                       kInactivationMinutes, atLeast(0), false});
+    registry.setting(sdk::SettingDecl{kTwoFactorAuth, sdk::SettingDecl::Type::Boolean, "false",
+                                      "users log in with a TOTP code after their password", kTwoFactorAuth,
+                                      nullptr, false});
 }
 
 } // namespace dq::plugins::users

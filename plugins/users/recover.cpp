@@ -1,5 +1,6 @@
-// Password recovery by e-mail (vantage6 §1.1 /recover/lost, /recover/reset): a signed, short-lived,
-// single-use reset token is mailed through the smtp plugin's "mailer" service. Without that service
+// Recovery by e-mail (vantage6 §1.1 /recover/lost, /recover/reset, /recover/2fa/lost,
+// /recover/2fa/reset): a signed, short-lived, single-use reset token for a password or a two-factor
+// secret is mailed through the smtp plugin's "mailer" service. Without that service
 // both routes answer 501, so a server without mail says so instead of pretending to send.
 #include "users.h"
 
@@ -18,15 +19,15 @@ using sdk::Response;
 namespace {
 
 constexpr const char* kPurpose = "password-reset";
-constexpr const char* kNoMailer =
-    "Password recovery by e-mail is not configured on this server (no smtp plugin)";
+constexpr const char* kTwoFactorPurpose = "2fa-reset";
+constexpr const char* kNoMailer = "Recovery by e-mail is not configured on this server (no smtp plugin)";
 
-/// Ties a token to the password it may replace: once the password changes (by this reset or any
-/// other way), the token no longer matches. A digest of the hash, so the token (readable by anyone
-/// holding it) reveals nothing of the bcrypt hash.
-std::string passwordFingerprint(const std::string& passwordHash) {
+/// Ties a token to the secret it may replace (a password hash or a two-factor secret): once that
+/// changes (by this reset or any other way), the token no longer matches. A digest, so the token
+/// (readable by anyone holding it) reveals nothing of the secret.
+std::string fingerprint(const std::string& secret) {
     Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
-    sha.update(passwordHash);
+    sha.update(secret);
     return Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 16);
 }
 
@@ -50,6 +51,51 @@ std::optional<Record> findByEmail(sdk::Store& store, const std::string& email) {
     if (users.empty())
         return std::nullopt;
     return users.front();
+}
+
+/// Mails `user` a token for `purpose` that can replace the secret in `field` once, valid for
+/// smtp's `email_token_validity_minutes`. A mail that cannot be queued is logged, not reported:
+/// the answer must not tell whether the user exists.
+void mailToken(RequestContext& ctx, sdk::Mailer& mailer, const Record& user, const std::string& purpose,
+               const std::string& field, const std::string& subject, const std::string& what,
+               const std::string& ifNotYou) {
+    int minutes = tokenValidityMinutes(ctx.services().settings());
+    Poco::JSON::Object::Ptr claims = new Poco::JSON::Object;
+    claims->set("user_id", user.id);
+    claims->set("fp", fingerprint(user.text(field)));
+    auto token = ctx.services().tokens().issuePurpose(purpose, claims, minutes * 60);
+    try {
+        mailer.send(user.text("email"), subject,
+                    "Dear " +
+                        (user.text("firstname").empty() ? user.text("username") : user.text("firstname")) +
+                        ",\n\n" + what + " within " + std::to_string(minutes) + " minutes:\n\n" + token +
+                        "\n\nIf you did not ask for this, you can ignore this mail; " + ifNotYou +
+                        ". Questions: " + mailer.supportAddress() + "\n");
+    } catch (const std::exception& e) {
+        ctx.services().log().error("users: could not queue the '%s' mail for user '%s': %s", subject,
+                                   user.text("username"), std::string(e.what()));
+    }
+}
+
+/// The user a mailed token names, if the token is valid for `purpose` and the secret in `field` is
+/// still the one it was issued for.
+Record userOfToken(RequestContext& ctx, const std::string& purpose, const std::string& token,
+                   const std::string& field) {
+    Poco::JSON::Object::Ptr claims;
+    try {
+        claims = ctx.services().tokens().verifyPurpose(purpose, token);
+    } catch (const sdk::Unauthorized&) {
+        throw sdk::Unauthorized("Token has expired");
+    } catch (const sdk::HttpError&) {
+        throw BadRequest("Invalid recovery token!");
+    }
+    std::optional<Record> user;
+    if (claims && claims->has("user_id"))
+        user = ctx.store().find("user", claims->getValue<sdk::Id>("user_id"));
+    // A used token no longer matches the (changed) secret: it is as invalid as a forged one.
+    if (!user || claims->optValue<std::string>("fp", "") != fingerprint(user->text(field)))
+        throw BadRequest("Invalid recovery token!");
+    return *user;
 }
 
 Response lostPassword(RequestContext& ctx) {
@@ -80,25 +126,10 @@ Response lostPassword(RequestContext& ctx) {
                     user->text("username"));
         return answer;
     }
-    int minutes = tokenValidityMinutes(ctx.services().settings());
-    Poco::JSON::Object::Ptr claims = new Poco::JSON::Object;
-    claims->set("user_id", user->id);
-    claims->set("pwd", passwordFingerprint(user->text("password")));
-    auto token = ctx.services().tokens().issuePurpose(kPurpose, claims, minutes * 60);
-    try {
-        mailer->send(
-            user->text("email"), "Password reset vantage6",
-            "Dear " + (user->text("firstname").empty() ? user->text("username") : user->text("firstname")) +
-                ",\n\nA new password was requested for your account '" + user->text("username") +
-                "'. To choose it, send this reset token to /recover/reset (or paste it in the UI) within " +
-                std::to_string(minutes) + " minutes:\n\n" + token +
-                "\n\nIf you did not ask for this, you can ignore this mail; your password stays the same. "
-                "Questions: " +
-                mailer->supportAddress() + "\n");
-    } catch (const std::exception& e) {
-        log.error("users: could not queue the password reset mail for user '%s': %s", user->text("username"),
-                  std::string(e.what()));
-    }
+    mailToken(ctx, *mailer, *user, kPurpose, "password", "Password reset vantage6",
+              "A new password was requested for your account '" + user->text("username") +
+                  "'. To choose it, send this reset token to /recover/reset (or paste it in the UI)",
+              "your password stays the same");
     return answer;
 }
 
@@ -112,30 +143,78 @@ Response resetPassword(RequestContext& ctx) {
     if (!token || token->empty() || !password || password->empty())
         throw BadRequest("The reset token and/or password is missing!");
 
-    Poco::JSON::Object::Ptr claims;
-    try {
-        claims = ctx.services().tokens().verifyPurpose(kPurpose, *token);
-    } catch (const sdk::Unauthorized&) {
-        throw sdk::Unauthorized("Token has expired");
-    } catch (const sdk::HttpError&) {
-        throw BadRequest("Invalid recovery token!");
-    }
-    std::optional<Record> user;
-    if (claims && claims->has("user_id"))
-        user = ctx.store().find("user", claims->getValue<sdk::Id>("user_id"));
-    // A used token no longer matches the (changed) password: it is as invalid as a forged one.
-    if (!user || claims->optValue<std::string>("pwd", "") != passwordFingerprint(user->text("password")))
-        throw BadRequest("Invalid recovery token!");
+    auto user = userOfToken(ctx, kPurpose, *token, "password");
     if (auto problem = passwordProblem(*password); !problem.empty())
         throw BadRequest(problem);
 
     Record changes;
     changes.set("password", ctx.services().passwords().hash(*password));
     changes.set("failed_login_attempts", std::int64_t(0));
-    ctx.store().update("user", user->id, changes);
+    ctx.store().update("user", user.id, changes);
     ctx.services().log().information("users: user '%s' reset their password with a mailed token",
-                                     user->text("username"));
+                                     user.text("username"));
     return Response::message("The password has successfully been reset!");
+}
+
+Response lostTwoFactor(RequestContext& ctx) {
+    auto mailer = mailerOf(ctx);
+    if (!mailer)
+        return Response::message(kNoMailer, 501);
+    JsonBody body(ctx.request());
+    auto username = body.text("username");
+    auto email = body.text("email");
+    auto password = body.text("password");
+    body.done();
+    if ((!username || username->empty()) && (!email || email->empty()))
+        throw BadRequest("No username or email provided!");
+    if (!password || password->empty())
+        throw BadRequest("No password provided!");
+
+    const auto answer = Response::message(
+        "If you sent a correct combination of username/email andpassword, you will soon receive an email.");
+    auto& store = ctx.store();
+    auto user =
+        username && !username->empty() ? findByUsername(store, *username) : findByEmail(store, *email);
+    auto& log = ctx.services().log();
+    if (!user) {
+        log.information("users: two-factor recovery asked for unknown user '%s'",
+                        username ? *username : *email);
+        return answer;
+    }
+    // Knowing the password is what entitles one to a new second factor; a wrong one counts as a
+    // failed login, so this route cannot be used to guess passwords past the lockout.
+    if (auto refused = checkPassword(ctx.services(), *user, *password))
+        return *refused;
+    if (user->text("email").empty()) {
+        log.warning("users: two-factor recovery for user '%s' impossible: the account has no e-mail address",
+                    user->text("username"));
+        return answer;
+    }
+    mailToken(
+        ctx, *mailer, *user, kTwoFactorPurpose, "otp_secret", "Two-factor authentication reset vantage6",
+        "A new two-factor authentication secret was requested for your account '" + user->text("username") +
+            "'. To get it, send this reset token to /recover/2fa/reset (or paste it in the UI)",
+        "your current authenticator keeps working");
+    return answer;
+}
+
+Response resetTwoFactor(RequestContext& ctx) {
+    if (!mailerOf(ctx))
+        return Response::message(kNoMailer, 501);
+    JsonBody body(ctx.request());
+    auto token = body.text("reset_token");
+    body.done();
+    if (!token || token->empty())
+        throw BadRequest("The reset token is missing!");
+
+    auto user = userOfToken(ctx, kTwoFactorPurpose, *token, "otp_secret");
+    auto secret = newOtpSecret();
+    Record changes;
+    changes.set("otp_secret", secret);
+    ctx.store().update("user", user.id, changes);
+    ctx.services().log().information("users: user '%s' reset their two-factor secret with a mailed token",
+                                     user.text("username"));
+    return otpSetupAnswer(ctx, user, secret);
 }
 
 } // namespace
@@ -153,6 +232,21 @@ void declareRecoveryRoutes(sdk::Registry& registry) {
                                   {},
                                   resetPassword,
                                   "Set a new password with a mailed reset token",
+                                  false});
+    registry.route(
+        sdk::RouteDecl{Method::Post,
+                       "/recover/2fa/lost",
+                       {},
+                       lostTwoFactor,
+                       "Mail a two-factor reset token to a user who knows their password (needs smtp)",
+                       false,
+                       // Read-only: bcrypt must not hold the write lock (as for login).
+                       true});
+    registry.route(sdk::RouteDecl{Method::Post,
+                                  "/recover/2fa/reset",
+                                  {},
+                                  resetTwoFactor,
+                                  "A new two-factor secret for a mailed reset token",
                                   false});
 }
 

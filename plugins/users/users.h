@@ -12,6 +12,7 @@ namespace dq::plugins::users {
 
 inline constexpr const char* kMaxFailedAttempts = "password_policy.max_failed_attempts";
 inline constexpr const char* kInactivationMinutes = "password_policy.inactivation_minutes";
+inline constexpr const char* kTwoFactorAuth = "two_factor_auth";
 
 /// `passwords` is set once the plugin starts; the password field's writer (batch import, admin
 /// shell) hashes through it.
@@ -42,6 +43,26 @@ std::optional<sdk::Record> findDeclaredRule(sdk::Store& store, const std::vector
 std::optional<sdk::RuleKey> ruleKeyOf(const sdk::Record& rule);
 /// "(user, Scope.GLOBAL, Operation.VIEW)", as vantage6 names a rule in its messages.
 std::string describeRule(const sdk::Record& rule);
+
+/// The password check of a login, with vantage6's lockout: nullopt when `password` is right and the
+/// account not locked, else the 401 to answer. Counts failed attempts in their own transaction (and
+/// mails a newly blocked user), so it runs only in `readOnly` routes.
+std::optional<sdk::Response> checkPassword(sdk::Services& services, const sdk::Record& user,
+                                           const std::string& password);
+
+// Two-factor authentication (two_factor.cpp).
+/// A new random TOTP secret, base32 (32 characters).
+std::string newOtpSecret();
+/// Whether `code` is the TOTP code of `secret` at `unixTime`, one 30-second step either way.
+bool otpCodeMatches(const std::string& secret, const std::string& code, std::int64_t unixTime);
+/// `mfa_code` of a login body: a string, or a number as the Python client may send it.
+std::optional<std::string> otpCodeIn(sdk::JsonBody& body);
+/// 200 {qr_uri, otp_secret, msg}: the secret for an authenticator app, as vantage6 hands it out.
+sdk::Response otpSetupAnswer(sdk::RequestContext& ctx, const sdk::Record& user, const std::string& secret);
+/// After a good password: nullopt when 2FA is off or `code` is right, else the answer to give
+/// instead of tokens (a new secret when the user has none, a request for the code, or 401).
+std::optional<sdk::Response> secondFactor(sdk::RequestContext& ctx, const sdk::Record& user,
+                                          const std::optional<std::string>& code);
 
 /// Minutes since a stored date-time ("YYYY-MM-DDTHH:MM:SS.ffffff", UTC); nullopt when unparsable.
 std::optional<double> minutesSince(const std::string& stored);

@@ -1,5 +1,5 @@
-// Test peers on loopback: a fake SMTP sink and a fake EduVPN portal, each a small Python program
-// in this folder, started per test and stopped when the object goes away.
+// Test peers: a fake SMTP sink and a fake EduVPN portal on loopback, each a small Python program
+// in this folder, started per test and stopped when the object goes away; and an authenticator app.
 #pragma once
 
 #include <Poco/DirectoryIterator.h>
@@ -141,6 +141,35 @@ inline int closedPort() {
     int port = socket.address().port();
     socket.close();
     return port;
+}
+
+/// What an authenticator app (pyotp, as vantage6 uses) reads from an otpauth:// URI.
+struct AuthenticatorReading {
+    std::string code;   ///< the TOTP code at the requested time
+    std::string issuer; ///< e.g. "vantage6 (demo)"
+    std::string name;   ///< the account (username)
+};
+
+/// Runs tests/peers/authenticator.py on `uri`, for now + `offsetSeconds`. Throws when pyotp cannot
+/// read the URI (or is not installed: apt-get install python3-pyotp).
+inline AuthenticatorReading authenticator(const std::string& uri, int offsetSeconds = 0) {
+    Poco::Pipe out;
+    Poco::Pipe err;
+    auto handle = Poco::Process::launch(
+        "/usr/bin/python3",
+        {std::string(DQ_SOURCE_DIR) + "/tests/peers/authenticator.py", uri, std::to_string(offsetSeconds)},
+        nullptr, &out, &err);
+    Poco::PipeInputStream outStream(out);
+    Poco::PipeInputStream errStream(err);
+    std::string line;
+    std::getline(outStream, line);
+    std::string problems((std::istreambuf_iterator<char>(errStream)), std::istreambuf_iterator<char>());
+    if (handle.wait() != 0 || line.find(' ') == std::string::npos)
+        throw std::runtime_error("authenticator.py could not read '" + uri + "': " + problems);
+    auto space = line.find(' ');
+    auto bar = line.find('|', space);
+    return {line.substr(0, space), line.substr(space + 1, bar - space - 1),
+            bar == std::string::npos ? "" : line.substr(bar + 1)};
 }
 
 } // namespace dq::test::peers

@@ -245,8 +245,9 @@ protected:
         auto& s = server();
         auto home = s.del(path(homeRole), me.token);
         EXPECT_EQ(home.status, expect.home) << scope;
-        if (home.status == 200)
+        if (home.status == 200) {
             EXPECT_EQ(home.msg(), "Role removed from the database.");
+        }
         EXPECT_EQ(s.del(path(awayRole), me.token).status, expect.away) << scope;
     }
 };

@@ -90,8 +90,8 @@ TEST(PasswordHasher, VerifiesHashesWrittenByPythonBcrypt) {
 // many threads never brings Poco's count to zero. The count is Poco's private static; it is read
 // through its exported symbol because nothing public exposes it.
 TEST(TokenService, KeepsPocosOpenSslReferenceCountAboveZero) {
-    auto* count = static_cast<Poco::AtomicCounter*>(
-        dlsym(RTLD_DEFAULT, "_ZN4Poco6Crypto18OpenSSLInitializer3_rcE"));
+    auto* count =
+        static_cast<Poco::AtomicCounter*>(dlsym(RTLD_DEFAULT, "_ZN4Poco6Crypto18OpenSSLInitializer3_rcE"));
     ASSERT_NE(count, nullptr) << "libPocoCrypto no longer exports OpenSSLInitializer::_rc";
     TokenService tokens({"secret", 3600, 7200});
     std::atomic<int> verified{0};

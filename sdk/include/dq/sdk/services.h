@@ -114,7 +114,8 @@ public:
     virtual std::int64_t integer(const std::string& key) const = 0;
     virtual bool boolean(const std::string& key) const = 0;
     virtual std::vector<std::string> list(const std::string& key) const = 0;
-    /// Server-wide settings (type, api_path, ...), read-only.
+    /// Server-wide settings, read-only: type, api_path, ip, port, description, environment, name (the
+    /// configuration's name: its file name without extension), or any scalar of the config by path.
     virtual std::string server(const std::string& key) const = 0;
 };
 
