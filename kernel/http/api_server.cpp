@@ -114,6 +114,11 @@ public:
         for (const auto& [name, value] : response.headers)
             httpResponse.set(name, value);
         httpResponse.setContentLength(static_cast<std::streamsize>(body.size()));
+        // Poco gives each connection a worker thread for as long as it stays open. When connections
+        // wait for a worker, this one closes after its answer instead of keeping its worker, so a
+        // few busy keep-alive clients cannot starve everybody else.
+        if (api_.connectionsWaiting())
+            httpResponse.setKeepAlive(false);
         try {
             httpResponse.send() << body;
         } catch (const Poco::Exception&) {
@@ -217,7 +222,8 @@ void ApiServer::start(const ListenSettings& listen) {
     params->setMaxQueued(1024);
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(1000);
-    params->setKeepAliveTimeout(Poco::Timespan(15, 0));
+    // An idle keep-alive connection holds a worker thread until this timeout: keep it short.
+    params->setKeepAliveTimeout(Poco::Timespan(5, 0));
     params->setTimeout(Poco::Timespan(60, 0));
     Poco::Net::ServerSocket socket;
     try {
@@ -250,6 +256,10 @@ void ApiServer::stop(int graceSeconds) {
 
 int ApiServer::port() const {
     return running_ ? running_->port : 0;
+}
+
+bool ApiServer::connectionsWaiting() const {
+    return running_ && running_->server->queuedConnections() > 0;
 }
 
 sdk::Response ApiServer::handle(sdk::Request& request) {

@@ -52,6 +52,8 @@ public:
     /// Stops accepting, lets in-flight requests finish (up to `graceSeconds`), then closes.
     void stop(int graceSeconds = 10);
     int port() const;
+    /// Whether accepted connections wait for a worker thread (all workers hold a connection).
+    bool connectionsWaiting() const;
 
     const Router& router() const { return router_; }
     const Serializer& serializer() const { return serializer_; }

@@ -3,6 +3,10 @@
 #include "kernel/app/kernel.h"
 #include "tests/support/test_server.h"
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <Poco/Thread.h>
 
 using dq::test::json;
@@ -25,6 +29,59 @@ TEST(KernelRoutes, HealthChecksTheDatabase) {
     auto r = s.get("/health");
     ASSERT_EQ(r.status, 200);
     EXPECT_TRUE(r.object()->getValue<bool>("database"));
+}
+
+// Poco gives each open connection a worker thread. With every worker held by a keep-alive client,
+// a new client waits; the server then closes a busy connection after its next answer, so the new
+// client is served instead of waiting for the keep-alive clients to go idle.
+TEST(Connections, KeepAliveClientsDoNotStarveANewClient) {
+    TestServer::Options options;
+    options.extraYaml = "  threads: 2\n";
+    TestServer s(options);
+    auto versionOn = [](Poco::Net::HTTPClientSession& session, Poco::Net::HTTPResponse& response) {
+        Poco::Net::HTTPRequest request("GET", "/api/version", Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setKeepAlive(true);
+        session.sendRequest(request);
+        std::string body;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+        return body;
+    };
+    auto open = [&] {
+        auto session = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", s.port());
+        session->setKeepAlive(true);
+        session->setTimeout(Poco::Timespan(30, 0));
+        return session;
+    };
+    // Both workers now hold a keep-alive connection.
+    auto first = open();
+    auto second = open();
+    Poco::Net::HTTPResponse answer;
+    versionOn(*first, answer);
+    ASSERT_TRUE(answer.getKeepAlive());
+    versionOn(*second, answer);
+    ASSERT_TRUE(answer.getKeepAlive());
+
+    auto newcomer = open();
+    Poco::Net::HTTPRequest waiting("GET", "/api/health", Poco::Net::HTTPMessage::HTTP_1_1);
+    newcomer->sendRequest(waiting);
+
+    // The busy client keeps asking; once the server has queued the newcomer (it accepts in its own
+    // thread), the next answer closes the connection.
+    bool closed = false;
+    for (int attempt = 0; attempt < 500 && !closed; ++attempt) {
+        Poco::Net::HTTPResponse busy;
+        EXPECT_NE(versionOn(*first, busy).find("version"), std::string::npos);
+        closed = !busy.getKeepAlive();
+        if (!closed)
+            Poco::Thread::sleep(10);
+    }
+    EXPECT_TRUE(closed) << "the server kept a busy connection open while another client waited";
+
+    Poco::Net::HTTPResponse served;
+    std::string body;
+    Poco::StreamCopier::copyToString(newcomer->receiveResponse(served), body);
+    EXPECT_EQ(served.getStatus(), Poco::Net::HTTPResponse::HTTP_OK);
+    EXPECT_NE(body.find("database"), std::string::npos) << body;
 }
 
 TEST(HttpErrors, UnknownRouteIsJson404) {
