@@ -56,8 +56,14 @@ const std::vector<BuiltIn>& builtIns() {
 
 /// Plugins enabled by the config when one is given, else the bundled ones; loaded only to read
 /// their declarations (no database).
-std::unique_ptr<kernel::Catalog> declarations(const Arguments& args,
-                                              std::unique_ptr<kernel::PluginHost>& host) {
+/// The enabled plugins, loaded and declared but not started. Members go in reverse order: the host
+/// first, as it clears the catalog's callables before it unloads the libraries behind them.
+struct Declarations {
+    std::unique_ptr<kernel::Catalog> catalog;
+    std::unique_ptr<kernel::PluginHost> host;
+};
+
+Declarations declarations(const Arguments& args) {
     kernel::PluginHost::Options options;
     options.enabled = kernel::bundledPlugins();
     options.folders = kernel::defaultPluginFolders();
@@ -69,10 +75,11 @@ std::unique_ptr<kernel::Catalog> declarations(const Arguments& args,
             options.folders = config.plugins.folders;
         options.optional = config.plugins.optional;
     }
-    auto catalog = std::make_unique<kernel::Catalog>();
-    host = std::make_unique<kernel::PluginHost>(*catalog);
-    host->load(options);
-    return catalog;
+    Declarations loaded;
+    loaded.catalog = std::make_unique<kernel::Catalog>();
+    loaded.host = std::make_unique<kernel::PluginHost>(*loaded.catalog);
+    loaded.host->load(options);
+    return loaded;
 }
 
 void printHelp(const Arguments& args, std::ostream& out) {
@@ -82,8 +89,7 @@ void printHelp(const Arguments& args, std::ostream& out) {
     for (const auto& c : builtIns())
         out << "  " << std::left << std::setw(28) << c.name << c.summary << "\n";
     try {
-        std::unique_ptr<kernel::PluginHost> host;
-        auto catalog = declarations(args, host);
+        auto [catalog, host] = declarations(args);
         out << "\nCommands of the enabled plugins:\n";
         for (const auto& c : catalog->commands()) {
             std::string path;
@@ -91,7 +97,6 @@ void printHelp(const Arguments& args, std::ostream& out) {
                 path += (path.empty() ? "" : " ") + p;
             out << "  " << std::left << std::setw(28) << path << c.decl.summary << "  [" << c.plugin << "]\n";
         }
-        catalog->clear();
     } catch (const std::exception& e) {
         out << "\n(plugin commands unavailable: " << e.what() << ")\n";
     }
@@ -123,8 +128,7 @@ int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err) 
         return 0;
     }
     try {
-        std::unique_ptr<kernel::PluginHost> host;
-        auto catalog = declarations(args, host);
+        auto [catalog, host] = declarations(args);
         for (const auto& p : host->plugins()) {
             out << p.name << " " << p.info.version << "  (ABI " << p.abiMajor << "." << p.abiMinor << ")\n"
                 << "  " << p.info.description << "\n"
@@ -150,7 +154,6 @@ int pluginsCommand(const Arguments& args, std::ostream& out, std::ostream& err) 
                     out << "\n";
                 }
         }
-        catalog->clear();
         return 0;
     } catch (const std::exception& e) {
         reportStartupError(e, err);
@@ -169,11 +172,9 @@ int versionCommand(const Arguments& args, std::ostream& out, std::ostream& err) 
     out << "vserver " << sdk::kServerVersion << "\nkernel  " << sdk::kServerVersion << "\nSDK ABI "
         << sdk::kAbiMajor << "." << sdk::kAbiMinor << "\n";
     try {
-        std::unique_ptr<kernel::PluginHost> host;
-        auto catalog = declarations(args, host);
+        auto [catalog, host] = declarations(args);
         for (const auto& p : host->plugins())
             out << "plugin  " << p.name << " " << p.info.version << "\n";
-        catalog->clear();
     } catch (const std::exception& e) {
         err << "plugins: " << e.what() << "\n";
     }
