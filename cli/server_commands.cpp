@@ -38,6 +38,11 @@ std::string pidFile(const Instance& instance) {
     return Poco::Path(instance.dataFolder, instance.name + ".pid").toString();
 }
 
+/// What a background server writes to its console: startup problems and crash reports.
+std::string consoleOutputFile(const Instance& instance) {
+    return Poco::Path(instance.dataFolder, instance.name + ".out").toString();
+}
+
 std::string logFile(const Instance& instance, const kernel::ServerConfig& config) {
     std::string file = config.logging.file.empty() ? instance.name + ".log" : config.logging.file;
     return Poco::Path(file).isAbsolute() ? file : Poco::Path(instance.dataFolder, file).toString();
@@ -227,7 +232,7 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             return 1;
         }
 
-        std::string consoleLog = Poco::Path(instance.dataFolder, instance.name + ".out").toString();
+        std::string consoleLog = consoleOutputFile(instance);
         pid_t child = ::fork();
         if (child < 0)
             throw std::runtime_error("fork failed");
@@ -322,7 +327,8 @@ int stopCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
 int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
     if (args.flag("help")) {
         out << "usage: vserver files [--config FILE | --name NAME]\n\n"
-            << "Lists the files a server uses: configuration, log, database and pid file.\n\n"
+            << "Lists the files a server uses: configuration, log, console output (where a crash\n"
+            << "report goes), database and pid file.\n\n"
             << kContextHelp;
         return 0;
     }
@@ -332,6 +338,7 @@ int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         out << "Configuration file = " << instance.configFile << "\n"
             << "Environment        = " << config.environment << "\n"
             << "Log file           = " << logFile(instance, config) << "\n"
+            << "Console output     = " << consoleOutputFile(instance) << "\n"
             << "Database           = "
             << kernel::DatabaseUri::parse(config.uri, instance.dataFolder).display() << "\n"
             << "Pid file           = " << pidFile(instance) << "\n"

@@ -239,8 +239,8 @@ void ApiServer::start(const ListenSettings& listen) {
     running_->port = socket.address().port();
     // The server's own pool: Poco's default pool is shared with everything else in the process.
     running_->pool = std::make_unique<Poco::ThreadPool>("http", 2, listen.threads);
-    running_->server =
-        std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), *running_->pool, socket, params);
+    running_->server = std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), *running_->pool,
+                                                               socket, params);
     running_->server->start();
 }
 

@@ -203,6 +203,10 @@ TEST_F(VserverCli, NewStartListVersionFilesImportStopAsAnOperatorWould) {
               std::string::npos)
         << files.output;
     EXPECT_NE(files.output.find("demo.log"), std::string::npos);
+    EXPECT_NE(
+        files.output.find("Console output     = " + home_.path() + "/data/dataquality/server/demo/demo.out"),
+        std::string::npos)
+        << files.output;
 
     auto import = run(
         {"import", std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml", "--user", "--name", "demo"});
