@@ -322,6 +322,7 @@ void Kernel::serve() {
         database_->transaction(work);
     };
     channel.service = [this](const std::string& name) { return catalog_.service(name); };
+    channel.workersScarce = [this] { return api_ && api_->connectionsWaiting(); };
     channel_ = std::make_unique<EventChannel>(channel);
     channel_->start();
     env.outsideApi = [this](Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {

@@ -41,6 +41,8 @@ namespace dq::kernel {
 
 using namespace socketio;
 using Clock = std::chrono::steady_clock;
+/// How often a waiting poll looks whether HTTP workers have become scarce.
+constexpr auto kScarcityCheck = std::chrono::milliseconds(200);
 
 namespace {
 
@@ -151,6 +153,8 @@ struct EventChannel::Impl {
     std::map<int, std::shared_ptr<Connection>> connections;
     std::map<std::string, std::set<std::shared_ptr<Session>>> rooms;
     std::size_t joinedCount = 0;
+
+    bool workersScarce() const { return env.workersScarce && env.workersScarce(); }
 
     std::atomic<bool> running{false};
     int epollFd = -1;
@@ -716,9 +720,12 @@ struct EventChannel::Impl {
                     overlapping = true;
                 } else {
                     s->pollWaiting = true;
-                    s->cv.wait_for(lock, std::chrono::milliseconds(settings.pingIntervalMs), [&] {
-                        return !s->queue.empty() || !s->open || s->wakePoll || s->upgraded;
-                    });
+                    auto ready = [&] { return !s->queue.empty() || !s->open || s->wakePoll || s->upgraded; };
+                    // A waiting poll holds an HTTP worker thread. While other connections queue for
+                    // one, it answers a noop at once and the client polls again behind them.
+                    const auto deadline = Clock::now() + std::chrono::milliseconds(settings.pingIntervalMs);
+                    while (!ready() && Clock::now() < deadline && !workersScarce())
+                        s->cv.wait_until(lock, std::min(deadline, Clock::now() + kScarcityCheck), ready);
                     for (const auto& packet : s->queue)
                         body += (body.empty() ? "" : std::string(1, kRecordSeparator)) + packet;
                     s->queue.clear();
@@ -735,6 +742,8 @@ struct EventChannel::Impl {
                 answer(response, 400, engineError(3, "Bad request"), "application/json");
                 return;
             }
+            if (workersScarce())
+                response.setKeepAlive(false);
             answer(response, 200, body);
             return;
         }

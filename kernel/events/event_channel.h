@@ -41,6 +41,9 @@ struct EventChannelEnvironment {
     std::function<void(const std::function<void(sdk::Store&)>&)> transaction;
     /// A service a plugin provides ("identity.node", "rules", ...), or nullptr.
     std::function<std::shared_ptr<sdk::Service>(const std::string& name)> service;
+    /// Whether HTTP connections wait for a worker thread; a long poll then answers at once instead
+    /// of holding its worker. Unset: never.
+    std::function<bool()> workersScarce;
 };
 
 class EventChannel {

@@ -12,6 +12,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/WebSocket.h>
+#include <atomic>
 #include <chrono>
 #include <dq/sdk/http.h>
 #include <gtest/gtest.h>
@@ -116,10 +117,8 @@ protected:
                 return std::make_shared<Collaborations>();
             return nullptr;
         };
-        kernel::EventChannelSettings settings;
-        settings.pingIntervalMs = 300;
-        settings.pingTimeoutMs = 300;
-        channel_ = std::make_unique<EventChannel>(env, settings);
+        env.workersScarce = [this] { return workersScarce_.load(); };
+        channel_ = std::make_unique<EventChannel>(env, settings());
         channel_->start();
         Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
         server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*channel_), socket,
@@ -131,6 +130,13 @@ protected:
     void TearDown() override {
         channel_->stop();
         server_->stopAll(true);
+    }
+
+    virtual kernel::EventChannelSettings settings() const {
+        kernel::EventChannelSettings settings;
+        settings.pingIntervalMs = 300;
+        settings.pingTimeoutMs = 300;
+        return settings;
     }
 
     std::unique_ptr<Poco::Net::WebSocket> connect() {
@@ -178,6 +184,7 @@ protected:
         return channel_->sessions() == n;
     }
 
+    std::atomic<bool> workersScarce_{false};
     EventBus bus_;
     NoStore store_;
     std::unique_ptr<EventChannel> channel_;
@@ -283,6 +290,50 @@ TEST_F(EventChannelTest, LongPollingUpgradesToWebSocket) {
     bus_.emit("collaboration_7", "status_update", 9);
     EXPECT_EQ(receiveSkipping(ws), "42/tasks,[\"status_update\",9]");
     EXPECT_EQ(exchange("GET", "/socket.io/?EIO=4&transport=polling&sid=unknown").first, 400);
+}
+
+// A long poll holds an HTTP worker thread for up to a ping interval. While connections wait for a
+// worker, a poll answers at once (a noop, with Connection: close) instead of sitting on its worker.
+class EventChannelSlowPingTest : public EventChannelTest {
+protected:
+    kernel::EventChannelSettings settings() const override {
+        kernel::EventChannelSettings settings;
+        settings.pingIntervalMs = 60000;
+        settings.pingTimeoutMs = 60000;
+        return settings;
+    }
+};
+
+TEST_F(EventChannelSlowPingTest, WaitingPollGivesUpItsWorkerWhenConnectionsQueue) {
+    Poco::Net::HTTPClientSession http("127.0.0.1", port_);
+    http.setTimeout(Poco::Timespan(20, 0)); // far below the 60 s a poll would otherwise wait
+    auto get = [&](const std::string& uri, Poco::Net::HTTPResponse& response) {
+        Poco::Net::HTTPRequest request("GET", uri, Poco::Net::HTTPMessage::HTTP_1_1);
+        http.sendRequest(request);
+        return std::string(std::istreambuf_iterator<char>(http.receiveResponse(response)), {});
+    };
+    Poco::Net::HTTPResponse handshake;
+    auto open = get("/socket.io/?EIO=4&transport=polling", handshake);
+    ASSERT_EQ(handshake.getStatus(), Poco::Net::HTTPResponse::HTTP_OK);
+    auto sid = open.substr(9, open.find('"', 9) - 9);
+
+    // Nothing is queued for this session, so the poll waits; workers become scarce meanwhile.
+    std::thread scarcity([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        workersScarce_ = true;
+    });
+    Poco::Net::HTTPResponse polled;
+    std::string body;
+    try {
+        body = get("/socket.io/?EIO=4&transport=polling&sid=" + sid, polled);
+    } catch (const Poco::TimeoutException&) {
+        ADD_FAILURE() << "the poll kept waiting while workers were scarce";
+    }
+    scarcity.join();
+    EXPECT_EQ(polled.getStatus(), Poco::Net::HTTPResponse::HTTP_OK);
+    EXPECT_EQ(body, "6") << "a noop packet, so the client polls again";
+    EXPECT_FALSE(polled.getKeepAlive());
+    EXPECT_EQ(channel_->sessions(), 1u) << "the session stays open";
 }
 
 } // namespace
