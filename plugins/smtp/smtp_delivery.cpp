@@ -6,7 +6,8 @@
 #include <Poco/Net/MailMessage.h>
 #include <Poco/Net/MailRecipient.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/SecureSMTPClientSession.h>
+#include <Poco/Net/SMTPClientSession.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <stdexcept>
@@ -30,6 +31,24 @@ Poco::Net::Context::Ptr clientTlsContext() {
                                   Poco::Net::Context::VERIFY_RELAXED, 9, true);
 }
 
+/// Poco's SecureSMTPClientSession hands the server's name to TLS (sent as SNI, and checked against
+/// the certificate) only when it connected the socket itself, which allows no connect timeout.
+/// This session is handed a connected socket and told the name.
+class SmtpSession : public Poco::Net::SMTPClientSession {
+public:
+    using SMTPClientSession::SMTPClientSession;
+
+    /// STARTTLS; false when the server does not offer it. The handshake that follows verifies the
+    /// certificate against the system's CAs and `host` (Poco skips the name for loopback hosts).
+    bool startTls(const std::string& host, Poco::Net::Context::Ptr context) {
+        std::string response;
+        if (!isPositiveCompletion(sendCommand("STARTTLS", response)))
+            return false;
+        socket() = Poco::Net::SecureStreamSocket::attach(socket(), host, context);
+        return true;
+    }
+};
+
 } // namespace
 
 void deliver(const SmtpConfig& config, const Mail& mail) {
@@ -39,13 +58,13 @@ void deliver(const SmtpConfig& config, const Mail& mail) {
         Poco::Net::StreamSocket socket;
         socket.connect(Poco::Net::SocketAddress(config.server, static_cast<Poco::UInt16>(config.port)),
                        timeout);
-        Poco::Net::SecureSMTPClientSession session(socket);
+        SmtpSession session(socket);
         session.setTimeout(timeout);
         step = "greeting (EHLO)";
         session.login();
         if (config.useTls) {
             step = "switching to TLS (STARTTLS)";
-            if (!session.startTLS(clientTlsContext()))
+            if (!session.startTls(config.server, clientTlsContext()))
                 throw std::runtime_error("the server does not offer STARTTLS; set smtp.MAIL_USE_TLS to false "
                                          "only if this server is on a trusted network");
         }

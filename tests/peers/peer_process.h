@@ -59,12 +59,13 @@ private:
 /// The SMTP sink: mails land as JSON files in a temporary folder.
 class SmtpSink {
 public:
-    explicit SmtpSink(int refuseFirst = 0)
-        : folder_(), process_("smtp_sink.py", arguments(folder_, refuseFirst)) {}
+    /// `tlsPem`: certificate and key; the sink then offers STARTTLS and takes AUTH and mail only after.
+    explicit SmtpSink(int refuseFirst = 0, const std::string& tlsPem = "")
+        : folder_(), process_("smtp_sink.py", arguments(folder_, refuseFirst, tlsPem)) {}
 
     int port() const { return process_.port(); }
 
-    /// The received mails ({"from", "to", "data", "auth"}), oldest first.
+    /// The received mails ({"from", "to", "data", "auth", "tls"}), oldest first.
     std::vector<Poco::JSON::Object::Ptr> mails() const {
         std::vector<std::string> names;
         for (Poco::DirectoryIterator it(folder_.path()), end; it != end; ++it)
@@ -90,11 +91,14 @@ public:
     }
 
 private:
-    static std::vector<std::string> arguments(Poco::TemporaryFile& folder, int refuseFirst) {
+    static std::vector<std::string> arguments(Poco::TemporaryFile& folder, int refuseFirst,
+                                              const std::string& tlsPem) {
         Poco::File(folder.path()).createDirectories();
         std::vector<std::string> args{folder.path()};
         if (refuseFirst > 0)
             args.insert(args.end(), {"--refuse-first", std::to_string(refuseFirst)});
+        if (!tlsPem.empty())
+            args.insert(args.end(), {"--tls", tlsPem});
         return args;
     }
 
@@ -133,6 +137,37 @@ public:
 
 private:
     PeerProcess process_;
+};
+
+/// A throw-away self-signed certificate, made with the openssl tool; by default for "localhost" and
+/// 127.0.0.1, else for `name` only.
+class TestCertificate {
+public:
+    explicit TestCertificate(const std::string& name = "") {
+        const std::string names = name.empty() ? "DNS:localhost,IP:127.0.0.1" : "DNS:" + name;
+        Poco::File(folder_.path()).createDirectories();
+        Poco::Pipe err;
+        auto handle = Poco::Process::launch(
+            "openssl",
+            {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=" + (name.empty() ? std::string("localhost") : name), "-addext", "subjectAltName=" + names,
+             "-keyout", keyFile(), "-out", certificateFile()},
+            nullptr, nullptr, &err);
+        Poco::PipeInputStream errStream(err);
+        std::string problems((std::istreambuf_iterator<char>(errStream)), std::istreambuf_iterator<char>());
+        if (handle.wait() != 0)
+            throw std::runtime_error("openssl could not make a test certificate: " + problems);
+        std::ofstream pem(serverPem());
+        pem << std::ifstream(certificateFile()).rdbuf() << std::ifstream(keyFile()).rdbuf();
+    }
+    /// The certificate alone: what a client trusts.
+    std::string certificateFile() const { return folder_.path() + "/certificate.pem"; }
+    /// Certificate and key: what the server presents.
+    std::string serverPem() const { return folder_.path() + "/server.pem"; }
+
+private:
+    std::string keyFile() const { return folder_.path() + "/key.pem"; }
+    Poco::TemporaryFile folder_;
 };
 
 /// A loopback port where nothing listens (bound, then released).

@@ -1,19 +1,22 @@
 #!/usr/bin/python3
 """An SMTP sink for tests: accepts every mail on 127.0.0.1 and stores it as JSON in a folder.
 
-Usage: smtp_sink.py DIR [--refuse-first N]
+Usage: smtp_sink.py DIR [--refuse-first N] [--tls PEM]
 Prints "PORT <n>" once it listens. Each mail becomes DIR/mail-<seq>.json with
-{"from", "to": [...], "data", "auth"} (written to a temporary name first, then renamed).
+{"from", "to": [...], "data", "auth", "tls", "sni"} (written to a temporary name first, then renamed).
 --refuse-first N answers the first N connections with 421, to exercise the sender's retries.
+--tls PEM offers STARTTLS with the certificate and key in PEM and, like real relays, offers AUTH
+and accepts mail only after it.
 """
 import json
 import os
 import socketserver
+import ssl
 import sys
 import threading
 import time
 
-state = {"seq": 0, "connections": 0, "refuse_first": 0, "dir": "."}
+state = {"seq": 0, "connections": 0, "refuse_first": 0, "dir": ".", "tls": None}
 lock = threading.Lock()
 
 
@@ -31,15 +34,36 @@ class Session(socketserver.StreamRequestHandler):
             return
         self.reply("220 sink ESMTP ready")
         sender, recipients, auth = None, [], None
+        secured = False
+        offers_tls = state["tls"] is not None
         while True:
-            raw = self.rfile.readline()
+            try:
+                raw = self.rfile.readline()
+            except (ssl.SSLError, OSError):
+                return
             if not raw:
                 return
             line = raw.decode(errors="replace").rstrip("\r\n")
             verb = line.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
-                self.wfile.write(b"250-sink\r\n250-AUTH LOGIN PLAIN\r\n250 8BITMIME\r\n")
+                if offers_tls and not secured:
+                    self.wfile.write(b"250-sink\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+                else:
+                    self.wfile.write(b"250-sink\r\n250-AUTH LOGIN PLAIN\r\n250 8BITMIME\r\n")
                 self.wfile.flush()
+            elif verb == "STARTTLS" and offers_tls and not secured:
+                self.reply("220 go ahead")
+                try:
+                    self.connection = state["tls"].wrap_socket(self.connection, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return  # the client refused our certificate
+                sni = getattr(self.connection, "sni", None)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb")
+                secured, sender, recipients, auth = True, None, [], None
+                self.sni = sni
+            elif offers_tls and not secured and verb in ("AUTH", "MAIL"):
+                self.reply("530 must issue a STARTTLS command first")
             elif verb == "AUTH":
                 parts = line.split()
                 if len(parts) >= 2 and parts[1].upper() == "LOGIN":
@@ -66,7 +90,8 @@ class Session(socketserver.StreamRequestHandler):
                         break
                     text = data.decode(errors="replace")
                     lines.append(text[1:] if text.startswith("..") else text)
-                self.store({"from": sender, "to": recipients, "data": "".join(lines), "auth": auth})
+                self.store({"from": sender, "to": recipients, "data": "".join(lines), "auth": auth,
+                            "tls": secured, "sni": getattr(self, "sni", None)})
                 self.reply("250 stored")
             elif verb == "RSET":
                 sender, recipients = None, []
@@ -109,6 +134,15 @@ def main():
     state["dir"] = sys.argv[1]
     if "--refuse-first" in sys.argv:
         state["refuse_first"] = int(sys.argv[sys.argv.index("--refuse-first") + 1])
+    if "--tls" in sys.argv:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[sys.argv.index("--tls") + 1])
+
+        def remember_server_name(connection, name, _context):
+            connection.sni = name  # the host name the client asked for (TLS SNI)
+
+        context.sni_callback = remember_server_name
+        state["tls"] = context
     watch_parent()
     with Server(("127.0.0.1", 0), Session) as server:
         print("PORT %d" % server.server_address[1], flush=True)

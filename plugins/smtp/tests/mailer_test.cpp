@@ -1,5 +1,5 @@
 // The smtp plugin's mailer against a real SMTP sink on loopback: retries, AUTH, refused settings,
-// and the `vserver smtp test` command.
+// STARTTLS with a trusted and with an untrusted certificate, and the `vserver smtp test` command.
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
@@ -12,6 +12,7 @@ namespace {
 using dq::test::json;
 using dq::test::TestServer;
 using dq::test::peers::SmtpSink;
+using dq::test::peers::TestCertificate;
 
 std::string base64(const std::string& text) {
     std::ostringstream out;
@@ -21,10 +22,12 @@ std::string base64(const std::string& text) {
     return out.str();
 }
 
-TestServer::Options smtpOptions(int port, const std::string& extra = "") {
+TestServer::Options smtpOptions(int port, const std::string& extra = "", bool tls = false,
+                                const std::string& host = "127.0.0.1") {
     TestServer::Options options;
-    options.extraYaml = "  smtp:\n    server: 127.0.0.1\n    port: " + std::to_string(port) +
-                        "\n    username: noreply@example.org\n    MAIL_USE_TLS: false\n" + extra;
+    options.extraYaml = "  smtp:\n    server: " + host + "\n    port: " + std::to_string(port) +
+                        "\n    username: noreply@example.org\n    MAIL_USE_TLS: " + (tls ? "true" : "false") +
+                        "\n" + extra;
     return options;
 }
 
@@ -124,6 +127,53 @@ TEST(SmtpTestCommand, ReportsAServerThatCannotBeReached) {
     EXPECT_NE(run.err_.str().find("Could not send a test mail to operator@example.org"), std::string::npos)
         << run.err_.str();
     EXPECT_NE(run.err_.str().find("127.0.0.1"), std::string::npos) << run.err_.str();
+}
+
+/// Points OpenSSL's default trust store (which the mailer uses) at one certificate, for one test.
+class TrustOnly {
+public:
+    explicit TrustOnly(const std::string& certificateFile) {
+        setenv("SSL_CERT_FILE", certificateFile.c_str(), 1);
+    }
+    ~TrustOnly() { unsetenv("SSL_CERT_FILE"); }
+};
+
+TEST(SmtpStartTls, LogsInAndSendsOnlyAfterSwitchingToTls) {
+    TestCertificate certificate;
+    TrustOnly trust(certificate.certificateFile());
+    SmtpSink sink(0, certificate.serverPem());
+    TestServer s(smtpOptions(sink.port(), "    password: s3cret\n", true, "localhost"));
+    CommandRun run(s.services("smtp"), {{"to", "operator@example.org"}});
+    EXPECT_EQ(runSmtpTest(s, run), 0) << run.err_.str();
+    auto mails = sink.mails();
+    ASSERT_EQ(mails.size(), 1u);
+    EXPECT_TRUE(mails[0]->getValue<bool>("tls"));
+    // The configured name goes into the handshake (SNI), and the certificate is checked against it
+    // (Poco skips that check for loopback names, so it cannot be shown failing here).
+    EXPECT_EQ(mails[0]->optValue<std::string>("sni", ""), "localhost");
+    auto auth = mails[0]->getObject("auth");
+    ASSERT_TRUE(auth) << "no AUTH after STARTTLS";
+    EXPECT_EQ(auth->getValue<std::string>("password"), base64("s3cret"));
+}
+
+TEST(SmtpStartTls, RefusesAServerWhoseCertificateIsNotTrusted) {
+    TestCertificate certificate; // not trusted: the system's CAs did not sign it
+    SmtpSink sink(0, certificate.serverPem());
+    TestServer s(smtpOptions(sink.port(), "    password: s3cret\n", true, "localhost"));
+    CommandRun run(s.services("smtp"), {{"to", "operator@example.org"}});
+    EXPECT_EQ(runSmtpTest(s, run), 1);
+    EXPECT_NE(run.err_.str().find("switching to TLS (STARTTLS) failed"), std::string::npos) << run.err_.str();
+    EXPECT_NE(run.err_.str().find("certificate"), std::string::npos) << run.err_.str();
+    EXPECT_TRUE(sink.mails().empty()) << "a mail went to a server that could not prove who it is";
+}
+
+TEST(SmtpStartTls, SaysWhenTheServerDoesNotOfferStartTls) {
+    SmtpSink sink; // plain
+    TestServer s(smtpOptions(sink.port(), "", true));
+    CommandRun run(s.services("smtp"), {{"to", "operator@example.org"}});
+    EXPECT_EQ(runSmtpTest(s, run), 1);
+    EXPECT_NE(run.err_.str().find("does not offer STARTTLS"), std::string::npos) << run.err_.str();
+    EXPECT_TRUE(sink.mails().empty());
 }
 
 } // namespace
