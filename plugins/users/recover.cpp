@@ -54,11 +54,17 @@ std::optional<Record> findByEmail(sdk::Store& store, const std::string& email) {
 }
 
 /// Mails `user` a token for `purpose` that can replace the secret in `field` once, valid for
-/// smtp's `email_token_validity_minutes`. A mail that cannot be queued is logged, not reported:
-/// the answer must not tell whether the user exists.
+/// smtp's `email_token_validity_minutes`. An account without an address or a mail that cannot be
+/// queued is logged, not reported: the answer must not tell whether the user exists.
 void mailToken(RequestContext& ctx, sdk::Mailer& mailer, const Record& user, const std::string& purpose,
                const std::string& field, const std::string& subject, const std::string& what,
                const std::string& ifNotYou) {
+    if (user.text("email").empty()) {
+        ctx.services().log().warning(
+            "users: cannot mail '%s' to user '%s': the account has no e-mail address", subject,
+            user.text("username"));
+        return;
+    }
     int minutes = tokenValidityMinutes(ctx.services().settings());
     Poco::JSON::Object::Ptr claims = new Poco::JSON::Object;
     claims->set("user_id", user.id);
@@ -98,6 +104,18 @@ Record userOfToken(RequestContext& ctx, const std::string& purpose, const std::s
     return *user;
 }
 
+/// The account a recovery request names, by username if given, else by e-mail address; logs a
+/// request for an unknown account.
+std::optional<Record> namedAccount(RequestContext& ctx, const std::optional<std::string>& username,
+                                   const std::optional<std::string>& email, const std::string& what) {
+    bool byName = username && !username->empty();
+    auto user = byName ? findByUsername(ctx.store(), *username) : findByEmail(ctx.store(), *email);
+    if (!user)
+        ctx.services().log().information("users: %s asked for unknown user '%s'", what,
+                                         byName ? *username : *email);
+    return user;
+}
+
 Response lostPassword(RequestContext& ctx) {
     auto mailer = mailerOf(ctx);
     if (!mailer)
@@ -112,20 +130,9 @@ Response lostPassword(RequestContext& ctx) {
     // The same answer whether or not the user exists, so the route cannot be used to probe accounts.
     const auto answer = Response::message("If the username or email is in our database you will soon receive "
                                           "an email.");
-    auto& store = ctx.store();
-    auto user =
-        username && !username->empty() ? findByUsername(store, *username) : findByEmail(store, *email);
-    auto& log = ctx.services().log();
-    if (!user) {
-        log.information("users: password recovery asked for unknown user '%s'",
-                        username ? *username : *email);
+    auto user = namedAccount(ctx, username, email, "password recovery");
+    if (!user)
         return answer;
-    }
-    if (user->text("email").empty()) {
-        log.warning("users: password recovery for user '%s' impossible: the account has no e-mail address",
-                    user->text("username"));
-        return answer;
-    }
     mailToken(ctx, *mailer, *user, kPurpose, "password", "Password reset vantage6",
               "A new password was requested for your account '" + user->text("username") +
                   "'. To choose it, send this reset token to /recover/reset (or paste it in the UI)",
@@ -172,24 +179,13 @@ Response lostTwoFactor(RequestContext& ctx) {
 
     const auto answer = Response::message(
         "If you sent a correct combination of username/email andpassword, you will soon receive an email.");
-    auto& store = ctx.store();
-    auto user =
-        username && !username->empty() ? findByUsername(store, *username) : findByEmail(store, *email);
-    auto& log = ctx.services().log();
-    if (!user) {
-        log.information("users: two-factor recovery asked for unknown user '%s'",
-                        username ? *username : *email);
+    auto user = namedAccount(ctx, username, email, "two-factor recovery");
+    if (!user)
         return answer;
-    }
     // Knowing the password is what entitles one to a new second factor; a wrong one counts as a
     // failed login, so this route cannot be used to guess passwords past the lockout.
     if (auto refused = checkPassword(ctx.services(), *user, *password))
         return *refused;
-    if (user->text("email").empty()) {
-        log.warning("users: two-factor recovery for user '%s' impossible: the account has no e-mail address",
-                    user->text("username"));
-        return answer;
-    }
     mailToken(
         ctx, *mailer, *user, kTwoFactorPurpose, "otp_secret", "Two-factor authentication reset vantage6",
         "A new two-factor authentication secret was requested for your account '" + user->text("username") +

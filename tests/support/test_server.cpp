@@ -310,6 +310,18 @@ long long createOrganization(TestServer& server, const std::string& name) {
     return r.status == 201 ? r.object()->getValue<Poco::Int64>("id") : -1;
 }
 
+std::string mintedRootToken(TestServer& server) {
+    dq::sdk::Id rootId = 0;
+    server.transaction([&](dq::sdk::Store& store) {
+        auto roots =
+            store.select("user", dq::sdk::Query().add(dq::sdk::Condition::equal("username", "root")));
+        if (roots.empty())
+            throw std::runtime_error("mintedRootToken: there is no user 'root'");
+        rootId = roots.front().id;
+    });
+    return server.services("users").tokens().issue(dq::sdk::ClientKind::User, rootId, {"Root"}).accessToken;
+}
+
 std::string userWithRules(TestServer& server, long long organization, const std::vector<std::string>& rules) {
     static int counter = 0;
     Poco::JSON::Array::Ptr ruleIds = new Poco::JSON::Array;

@@ -89,6 +89,9 @@ private:
 /// The id of rule (resource, SCOPE, OPERATION), e.g. ruleId(s, "organization", "GLOBAL", "VIEW").
 long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,
                  const std::string& operation);
+/// Root's access token straight from the users plugin's token service, without a login (which
+/// two-factor authentication would interrupt).
+std::string mintedRootToken(TestServer& server);
 /// A new organization; returns its id.
 long long createOrganization(TestServer& server, const std::string& name);
 /// A new user of organization `organization` holding exactly `rules` ("resource:SCOPE:OPERATION"),

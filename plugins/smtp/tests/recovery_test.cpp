@@ -59,17 +59,8 @@ protected:
         return server(options);
     }
 
-    /// Root's token minted by the token service: with 2FA on, root's own login needs a code too.
-    std::string rootToken() {
-        auto& s = server();
-        dq::sdk::Id rootId = 0;
-        s.transaction([&](dq::sdk::Store& store) {
-            rootId = store.select("user", dq::sdk::Query().add(dq::sdk::Condition::equal("username", "root")))
-                         .front()
-                         .id;
-        });
-        return s.services("users").tokens().issue(dq::sdk::ClientKind::User, rootId, {"Root"}).accessToken;
-    }
+    /// With 2FA on, root's own login would need a code too.
+    std::string rootToken() { return dq::test::mintedRootToken(server()); }
 
     /// A user with an e-mail address; returns its id.
     long long createUser(const std::string& name) {
