@@ -291,7 +291,8 @@ void Kernel::serve() {
                  {},
                  [this](sdk::RequestContext&) { return sdk::Response::json(versionInfo()); },
                  "server, kernel, SDK ABI and plugin versions"},
-                "kernel"});
+                "kernel",
+                false});
     router.add({{sdk::Method::Get,
                  "/health",
                  {},
@@ -302,7 +303,8 @@ void Kernel::serve() {
                      return sdk::Response::json(body, ok ? 200 : 503);
                  },
                  "database check"},
-                "kernel"});
+                "kernel",
+                false});
     for (const auto& route : catalog_.routes())
         router.add({route.decl, route.plugin});
 

@@ -58,11 +58,15 @@ struct Database::Impl {
     public:
         explicit Lease(Impl& impl) : impl_(impl) {
             if (!impl.slots.try_acquire_for(kWaitForSession))
-                throw std::runtime_error(
+                throw DatabaseUnavailable(
                     "no free connection to the database " + impl.uri.display() +
                     " within 30 s; the database may be overloaded or a transaction is stuck");
             try {
                 session_.emplace(impl.pool->get());
+            } catch (const Poco::Exception& e) {
+                impl.slots.release();
+                throw DatabaseUnavailable("cannot connect to the database " + impl.uri.display() + ": " +
+                                          impl.clean(e.displayText()));
             } catch (...) {
                 impl.slots.release();
                 throw;
@@ -79,6 +83,13 @@ struct Database::Impl {
         std::optional<Poco::Data::Session> session_;
     };
 
+    std::string connectHint() const {
+        return dialect == sql::Dialect::Sqlite
+                   ? ". Check that the folder exists and is writable, or fix the uri in the config."
+                   : ". Check that the server runs and accepts this user and password, or fix the uri in "
+                     "the config.";
+    }
+
     /// The driver's message without the password, which libpq may echo back.
     std::string clean(std::string message) const {
         if (!uri.password.empty())
@@ -86,6 +97,56 @@ struct Database::Impl {
                  at = message.find(uri.password, at))
                 message.replace(at, uri.password.size(), "***");
         return message;
+    }
+
+    void begin(Poco::Data::Session& session, Access access) {
+        if (dialect == sql::Dialect::Sqlite) {
+            sql::execute(session, dialect, "PRAGMA busy_timeout = 5000");
+            // The kernel applies the declared delete rules itself.
+            sql::execute(session, dialect, "PRAGMA foreign_keys = OFF");
+            sql::execute(session, dialect,
+                         access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
+            // IMMEDIATE takes the write lock up front; a deferred upgrade could fail with SQLITE_BUSY
+            // when another process writes.
+            sql::execute(session, dialect, access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
+        } else {
+            session.begin();
+            if (access == Access::Read)
+                sql::execute(session, dialect, "SET TRANSACTION READ ONLY");
+        }
+    }
+
+    /// COMMIT or ROLLBACK.
+    void end(Poco::Data::Session& session, const std::string& how) {
+        if (dialect == sql::Dialect::Sqlite)
+            sql::execute(session, dialect, how);
+        else if (how == "COMMIT")
+            session.commit();
+        else
+            session.rollback();
+    }
+
+    static bool connected(Poco::Data::Session& session) {
+        try {
+            return session.isConnected();
+        } catch (...) {
+            return false;
+        }
+    }
+
+    /// Rethrows the exception being handled as DatabaseUnavailable, keeping its message.
+    [[noreturn]] void throwUnavailable() const {
+        std::string what = "unknown error";
+        try {
+            throw;
+        } catch (const Poco::Exception& e) {
+            what = e.displayText();
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        throw DatabaseUnavailable("lost the connection to the database " + uri.display() + ": " +
+                                  clean(what));
     }
 
     /// Runs `work` in one transaction on one pooled session.
@@ -115,36 +176,25 @@ struct Database::Impl {
 
         Lease lease(*this);
         auto& session = lease.session();
-        const bool sqlite = dialect == sql::Dialect::Sqlite;
-        if (sqlite) {
-            sql::execute(session, dialect, "PRAGMA busy_timeout = 5000");
-            // The kernel applies the declared delete rules itself.
-            sql::execute(session, dialect, "PRAGMA foreign_keys = OFF");
-            sql::execute(session, dialect,
-                         access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
-            // IMMEDIATE takes the write lock up front; a deferred upgrade could fail with SQLITE_BUSY
-            // when another process writes.
-            sql::execute(session, dialect, access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
-        } else {
-            session.begin();
-            if (access == Access::Read)
-                sql::execute(session, dialect, "SET TRANSACTION READ ONLY");
+        try {
+            begin(session, access);
+        } catch (...) {
+            // A pooled connection the database closed (a restart) fails here first.
+            if (!connected(session))
+                throwUnavailable();
+            throw;
         }
         try {
             work(session);
-            if (sqlite)
-                sql::execute(session, dialect, "COMMIT");
-            else
-                session.commit();
+            end(session, "COMMIT");
         } catch (...) {
             try {
-                if (sqlite)
-                    sql::execute(session, dialect, "ROLLBACK");
-                else
-                    session.rollback();
+                end(session, "ROLLBACK");
             } catch (...) {
                 // The connection is gone or the failed commit already ended the transaction.
             }
+            if (!connected(session))
+                throwUnavailable();
             throw;
         }
     }
@@ -172,12 +222,10 @@ Database::Database(const DatabaseUri& uri, const Catalog& catalog)
             sql::query(lease.session(), d.dialect, "PRAGMA journal_mode=WAL");
         sql::query(lease.session(), d.dialect, "SELECT 1");
     } catch (const Poco::Exception& e) {
-        throw std::runtime_error(
-            "cannot connect to the database " + uri.display() + ": " + d.clean(e.displayText()) +
-            (d.dialect == sql::Dialect::Sqlite
-                 ? ". Check that the folder exists and is writable, or fix the uri in the config."
-                 : ". Check that the server runs and accepts this user and password, or fix "
-                   "the uri in the config."));
+        throw std::runtime_error("cannot connect to the database " + uri.display() + ": " +
+                                 d.clean(e.displayText()) + d.connectHint());
+    } catch (const DatabaseUnavailable& e) {
+        throw std::runtime_error(e.what() + d.connectHint());
     }
 }
 

@@ -8,9 +8,17 @@
 #include <dq/sdk/store.h>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace dq::kernel {
+
+/// The database cannot be reached or the connection was lost mid-transaction (nothing was
+/// committed). The HTTP server answers 503; the pool reconnects once the database is back.
+class DatabaseUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class Database {
 public:
@@ -27,7 +35,8 @@ public:
     void migrate();
 
     /// Runs `work` in one transaction: committed when it returns, rolled back when it throws (the
-    /// exception propagates). SQLite writes are serialized in-process; reads run concurrently.
+    /// exception propagates; DatabaseUnavailable when the connection is missing or was lost).
+    /// SQLite writes are serialized in-process; reads run concurrently.
     void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write);
 
     /// `SELECT 1` succeeds.

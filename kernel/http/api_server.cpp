@@ -209,6 +209,34 @@ private:
 
 // ---- The request path ----
 
+namespace {
+
+/// The store of a route that answers without the database: any use is a programming error.
+class NoDatabase : public sdk::Store {
+public:
+    std::optional<sdk::Record> find(const std::string&, sdk::Id) override { refuse(); }
+    std::vector<sdk::Record> select(const std::string&, const sdk::Query&) override { refuse(); }
+    std::int64_t count(const std::string&, const sdk::Query&) override { refuse(); }
+    sdk::Id insert(const std::string&, const sdk::Record&) override { refuse(); }
+    void update(const std::string&, sdk::Id, const sdk::Record&) override { refuse(); }
+    void remove(const std::string&, sdk::Id) override { refuse(); }
+    std::vector<sdk::Id> associated(const std::string&, sdk::Id, const std::string&) override { refuse(); }
+    void setAssociated(const std::string&, sdk::Id, const std::string&,
+                       const std::vector<sdk::Id>&) override {
+        refuse();
+    }
+    sdk::Rows query(const std::string&, const std::vector<sdk::Value>&) override { refuse(); }
+    void execute(const std::string&, const std::vector<sdk::Value>&) override { refuse(); }
+    std::string dialect() const override { refuse(); }
+
+private:
+    [[noreturn]] static void refuse() {
+        throw std::logic_error("this route is served without the database and cannot use the store");
+    }
+};
+
+} // namespace
+
 ApiServer::ApiServer(ApiEnvironment env, Router router)
     : env_(std::move(env)), router_(std::move(router)), serializer_(*env_.catalog, router_, env_.apiPath) {}
 
@@ -286,6 +314,12 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
         return dispatch(request, *match->route);
     } catch (const sdk::HttpError& e) {
         return errorResponse(e.status(), e.what(), e.errors());
+    } catch (const DatabaseUnavailable& e) {
+        serverLog().error("%s %s: %s", sdk::toString(request.method), full, std::string(e.what()));
+        auto response =
+            errorResponse(503, "The database is not available at the moment; please try again later.");
+        response.headers["Retry-After"] = "5";
+        return response;
     } catch (const std::exception& e) {
         serverLog().error("%s %s (plugin %s) failed: %s", sdk::toString(request.method), full,
                           match->route->plugin, std::string(e.what()));
@@ -376,6 +410,12 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
         env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); });
     }
     sdk::Response response;
+    if (!route.usesDatabase) {
+        NoDatabase store;
+        ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog,
+                           serializer_);
+        return route.decl.handler(context);
+    }
     EventBus::Hold hold(*env_.events);
     env_.database->transaction(
         [&](sdk::Store& store) {

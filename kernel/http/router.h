@@ -13,6 +13,9 @@ namespace dq::kernel {
 struct Route {
     sdk::RouteDecl decl;
     std::string plugin; ///< "kernel" for the kernel's own routes
+    /// False for kernel routes that must answer while the database is down (/version, /health):
+    /// their handler gets no transaction, and a store that refuses to be used.
+    bool usesDatabase = true;
 };
 
 class Router {

@@ -1,6 +1,7 @@
 // The kernel's HTTP behaviour over real HTTP: its own routes, JSON errors, CORS, and every way a
 // token can be wrong.
 #include "kernel/app/kernel.h"
+#include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
 #include <Poco/Net/HTTPClientSession.h>
@@ -8,6 +9,8 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Thread.h>
+#include <Poco/URI.h>
+#include <cstdlib>
 
 using dq::test::json;
 using dq::test::TestServer;
@@ -82,6 +85,60 @@ TEST(Connections, KeepAliveClientsDoNotStarveANewClient) {
     Poco::StreamCopier::copyToString(newcomer->receiveResponse(served), body);
     EXPECT_EQ(served.getStatus(), Poco::Net::HTTPResponse::HTTP_OK);
     EXPECT_NE(body.find("database"), std::string::npos) << body;
+}
+
+/// Asks `path` until it answers `status` (the server notices a lost or returned database on its
+/// next use of a connection); at most 10 s.
+dq::test::HttpResult awaitStatus(TestServer& s, const std::string& path, const std::string& token,
+                                 int status) {
+    dq::test::HttpResult r;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        r = s.get(path, token);
+        if (r.status == status)
+            break;
+        Poco::Thread::sleep(50);
+    }
+    return r;
+}
+
+// PostgreSQL goes away under a running server (a restart, a network cut): requests get 503 with a
+// clear message instead of 500, nothing is half-written, /version still answers and /health says
+// false; once the database is back, the pool reconnects and requests succeed again.
+TEST(DatabaseOutage, Answers503WhilePostgresqlIsGoneAndRecoversWhenItIsBack) {
+    const char* admin = std::getenv("DQ_TEST_POSTGRES_URI");
+    if (!admin)
+        GTEST_SKIP() << "DQ_TEST_POSTGRES_URI is not set: no PostgreSQL server for this run";
+    Poco::URI postgres(admin);
+    dq::test::peers::TcpProxy proxy(postgres.getHost(), postgres.getPort());
+    TestServer::Options options;
+    options.database = "postgresql";
+    options.databaseUri = [&proxy](const std::string& uri) {
+        Poco::URI throughProxy(uri);
+        throughProxy.setPort(static_cast<Poco::UInt16>(proxy.port()));
+        return throughProxy.toString();
+    };
+    TestServer s(options);
+    auto token = s.rootToken();
+    ASSERT_EQ(s.get("/organization", token).status, 200);
+
+    proxy.cut();
+    auto lost = awaitStatus(s, "/organization", token, 503);
+    EXPECT_EQ(lost.status, 503) << lost.body;
+    EXPECT_EQ(lost.msg(), "The database is not available at the moment; please try again later.");
+    EXPECT_EQ(lost.headers["retry-after"], "5");
+    auto write = s.post("/organization", json({{"name", std::string("Made during the outage")}}), token);
+    EXPECT_EQ(write.status, 503) << write.body;
+    auto version = s.get("/version");
+    EXPECT_EQ(version.status, 200) << version.body;
+    auto health = s.get("/health");
+    EXPECT_EQ(health.status, 503) << health.body;
+    EXPECT_FALSE(health.object()->getValue<bool>("database"));
+
+    proxy.restore();
+    auto back = awaitStatus(s, "/organization", token, 200);
+    EXPECT_EQ(back.status, 200) << back.body;
+    EXPECT_TRUE(s.get("/health").object()->getValue<bool>("database"));
+    EXPECT_EQ(s.get("/organization?name=Made%20during%20the%20outage", token).array()->size(), 0u);
 }
 
 TEST(HttpErrors, UnknownRouteIsJson404) {

@@ -170,6 +170,27 @@ private:
     Poco::TemporaryFile folder_;
 };
 
+/// A TCP proxy to `host:port` that can cut every connection through it, as if the target went
+/// down, and let them through again.
+class TcpProxy {
+public:
+    TcpProxy(const std::string& host, int port)
+        : folder_(), process_("tcp_proxy.py", {host, std::to_string(port), cutFile(folder_)}) {}
+
+    int port() const { return process_.port(); }
+    /// Closes every connection through the proxy and refuses new ones until restore().
+    void cut() { std::ofstream(cutFile(folder_)) << "cut\n"; }
+    void restore() { Poco::File(cutFile(folder_)).remove(); }
+
+private:
+    static std::string cutFile(Poco::TemporaryFile& folder) {
+        Poco::File(folder.path()).createDirectories();
+        return folder.path() + "/cut";
+    }
+    Poco::TemporaryFile folder_;
+    PeerProcess process_;
+};
+
 /// A loopback port where nothing listens (bound, then released).
 inline int closedPort() {
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));

@@ -154,6 +154,8 @@ TestServer::TestServer(Options options) : impl_(std::make_unique<Impl>()) {
         impl_->postgres = std::make_unique<PostgresDatabase>(admin);
         uri = impl_->postgres->uri();
     }
+    if (options.databaseUri)
+        uri = options.databaseUri(uri);
     std::ostringstream yaml;
     yaml << "application:\n"
          << "  description: test server\n"

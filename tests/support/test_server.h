@@ -43,6 +43,8 @@ public:
         std::vector<std::string> plugins;
         /// Extra YAML appended under `application:` (indented by the caller with two spaces).
         std::string extraYaml;
+        /// Rewrites the database URI the server is given (e.g. to reach PostgreSQL through a proxy).
+        std::function<std::string(const std::string& uri)> databaseUri;
     };
 
     TestServer();
