@@ -79,7 +79,7 @@ std::string engineError(int code, const std::string& message) {
 
 void answer(Poco::Net::HTTPServerResponse& response, int status, const std::string& body,
             const std::string& contentType = "text/plain; charset=UTF-8") {
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType(contentType);
     response.set("Access-Control-Allow-Origin", "*");
     response.set("Cache-Control", "no-store");

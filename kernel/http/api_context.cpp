@@ -56,7 +56,7 @@ sdk::Scope ApiContext::require(const std::string& resource, sdk::Operation op) {
 }
 
 Poco::JSON::Object::Ptr ApiContext::serialize(const std::string& model, const sdk::Record& record) {
-    return serializer_.toJson(store_, model, record);
+    return serializer_.toJson(store_, model, record, &prefetched_);
 }
 
 sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const Render& render) {
@@ -71,9 +71,14 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
         base.limit = *page.perPage;
         base.offset = (page.page - 1) * *page.perPage;
     }
+    auto records = store_.select(model, base);
+    // The page's relation ids in a few queries; valid only while the page is rendered, as a
+    // handler may change relations afterwards.
+    prefetched_ = serializer_.prefetch(store_, model, records);
     Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
-    for (const auto& record : store_.select(model, base))
+    for (const auto& record : records)
         items->add(render ? render(record) : Poco::Dynamic::Var(serialize(model, record)));
+    prefetched_.clear();
     return pageResponse(request_, page, total, items);
 }
 

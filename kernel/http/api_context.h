@@ -37,6 +37,7 @@ private:
     sdk::Services& services_;
     const Catalog& catalog_;
     const Serializer& serializer_;
+    Serializer::Prefetched prefetched_; ///< while list() renders a page
     std::optional<std::vector<sdk::RuleKey>> rules_;
     std::optional<std::vector<sdk::Id>> collaborations_;
 };

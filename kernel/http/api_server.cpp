@@ -107,7 +107,7 @@ public:
             Poco::JSON::Stringifier::condense(response.body, out);
             body = out.str();
         }
-        httpResponse.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
+        httpResponse.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
         httpResponse.setContentType("application/json");
         httpResponse.set("Access-Control-Allow-Origin", "*");
         httpResponse.set("Access-Control-Expose-Headers", "total-count, Link, jwt-token");

@@ -44,8 +44,58 @@ Poco::Dynamic::Var Serializer::link(const std::string& model, sdk::Id id) const 
     return obj;
 }
 
+namespace {
+
+/// Rows per IN (...) list: far below SQLite's limit on bound parameters.
+constexpr std::size_t kPrefetchChunk = 500;
+
+/// `SELECT <owner>, <other> FROM <table> WHERE <owner> IN (ids) ORDER BY <other>` in chunks, into
+/// owner -> others. The names come from the declarations (checked by the schema), never from input.
+void loadIds(sdk::Store& store, const std::string& table, const std::string& owner, const std::string& other,
+             const std::vector<sdk::Id>& ids, std::map<sdk::Id, std::vector<sdk::Id>>& into) {
+    for (auto id : ids)
+        into[id];
+    for (std::size_t start = 0; start < ids.size(); start += kPrefetchChunk) {
+        auto end = std::min(ids.size(), start + kPrefetchChunk);
+        std::string marks;
+        std::vector<sdk::Value> params;
+        for (auto i = start; i < end; ++i) {
+            marks += marks.empty() ? "?" : ", ?";
+            params.emplace_back(static_cast<Poco::Int64>(ids[i]));
+        }
+        auto rows =
+            store.query("SELECT \"" + owner + "\", \"" + other + "\" FROM \"" + table + "\" WHERE \"" +
+                            owner + "\" IN (" + marks + ") ORDER BY \"" + other + "\"",
+                        params);
+        for (const auto& row : rows.rows)
+            into[row[0].convert<Poco::Int64>()].push_back(row[1].convert<Poco::Int64>());
+    }
+}
+
+} // namespace
+
+Serializer::Prefetched Serializer::prefetch(sdk::Store& store, const std::string& model,
+                                            const std::vector<sdk::Record>& records) const {
+    Prefetched prefetched;
+    if (records.empty())
+        return prefetched;
+    std::vector<sdk::Id> ids;
+    for (const auto& record : records)
+        ids.push_back(record.id);
+    for (const auto& rel : catalog_.relationsOf(model)) {
+        if (rel.style == sdk::RelationStyle::Hidden || rel.kind == RelationView::Kind::ToOne)
+            continue;
+        auto& into = prefetched[{model, rel.name}];
+        if (rel.kind == RelationView::Kind::ToMany)
+            loadIds(store, rel.target, rel.column, "id", ids, into);
+        else
+            loadIds(store, rel.table, rel.ownColumn, rel.otherColumn, ids, into);
+    }
+    return prefetched;
+}
+
 Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string& model,
-                                           const sdk::Record& record) const {
+                                           const sdk::Record& record, const Prefetched* prefetched) const {
     const auto* decl = catalog_.model(model);
     if (!decl)
         throw std::invalid_argument("no model '" + model + "' is declared");
@@ -69,7 +119,18 @@ Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string&
             continue;
         }
         std::vector<sdk::Id> ids;
-        if (rel.kind == RelationView::Kind::ToMany) {
+        const std::vector<sdk::Id>* known = nullptr;
+        if (prefetched) {
+            auto relation = prefetched->find({model, rel.name});
+            if (relation != prefetched->end()) {
+                auto row = relation->second.find(record.id);
+                if (row != relation->second.end())
+                    known = &row->second;
+            }
+        }
+        if (known) {
+            ids = *known;
+        } else if (rel.kind == RelationView::Kind::ToMany) {
             // Only the ids: an organization can have many thousands of results. The names come from
             // the declarations (checked by the schema), never from input.
             auto rows = store.query("SELECT id FROM \"" + rel.target + "\" WHERE \"" + rel.column +

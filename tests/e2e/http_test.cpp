@@ -4,6 +4,7 @@
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
+#include <Poco/JSON/Stringifier.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -11,6 +12,7 @@
 #include <Poco/Thread.h>
 #include <Poco/URI.h>
 #include <cstdlib>
+#include <sstream>
 
 using dq::test::json;
 using dq::test::TestServer;
@@ -140,6 +142,54 @@ TEST(DatabaseOutage, Answers503WhilePostgresqlIsGoneAndRecoversWhenItIsBack) {
     EXPECT_TRUE(s.get("/health").object()->getValue<bool>("database"));
     EXPECT_EQ(s.get("/organization?name=Made%20during%20the%20outage", token).array()->size(), 0u);
 }
+
+// A list loads the relation ids of its whole page in a few queries (in chunks of 500 rows); each
+// item must still be exactly what GET of that one row answers, empty relations included.
+class ListsAndItems : public dq::test::BothDatabases {};
+
+TEST_P(ListsAndItems, EveryListedItemEqualsItsOwnGet) {
+    auto& s = server();
+    auto token = s.rootToken();
+    s.transaction([](dq::sdk::Store& store) {
+        for (int i = 0; i < 520; ++i) {
+            dq::sdk::Record organization;
+            organization.set("name", "Filler " + std::to_string(i));
+            store.insert("organization", organization);
+        }
+    });
+    auto a = dq::test::createOrganization(s, "Alpha");
+    auto b = dq::test::createOrganization(s, "Bravo");
+    auto collaboration =
+        s.post("/collaboration",
+               json({{"name", std::string("Both")}, {"organization_ids", dq::test::ids({a, b})}}), token);
+    ASSERT_EQ(collaboration.status, 200) << collaboration.body; // 200, not 201, as vantage6
+    dq::test::userWithRules(s, a, {});
+
+    auto list = s.get("/organization", token);
+    ASSERT_EQ(list.status, 200);
+    auto items = list.array();
+    ASSERT_GT(items->size(), 522u);
+    auto render = [](const Poco::Dynamic::Var& value) {
+        std::ostringstream out;
+        Poco::JSON::Stringifier::condense(value, out);
+        return out.str();
+    };
+    int withCollaborations = 0;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        auto item = items->getObject(static_cast<unsigned>(i));
+        auto id = item->getValue<long long>("id");
+        if (id != a && id != b && i % 50 != 0 && i + 1 != items->size())
+            continue; // every 50th, the last, and the two with relations
+        auto own = s.get("/organization/" + std::to_string(id), token);
+        ASSERT_EQ(own.status, 200);
+        EXPECT_EQ(render(item), render(own.json)) << "organization " << id;
+        if (!item->isNull("collaborations"))
+            ++withCollaborations;
+    }
+    EXPECT_EQ(withCollaborations, 2) << "the relations of Alpha and Bravo are in the list";
+}
+
+DQ_ON_BOTH_DATABASES(ListsAndItems);
 
 TEST(HttpErrors, UnknownRouteIsJson404) {
     TestServer s;
