@@ -122,6 +122,7 @@ const char* kNewHelp =
     "  --description TEXT     --type dev|test|acc|prod     --ip ADDRESS       --port N\n"
     "  --api-path /api        --uri DATABASE-URI            --log-level INFO\n"
     "  --jwt-secret y|n       keep a constant JWT secret (tokens survive restarts)\n"
+    "  --two-factor y|n       users log in with a TOTP code after their password (default n)\n"
     "  --plugins a,b,...      plugins to enable (default: all bundled)\n"
     "  --smtp-server HOST     --smtp-port N --smtp-username U --smtp-password P (password reset mails)\n"
     "  --vpn-url URL          EduVPN server for node VPN configs (more keys: see docs/configuration.md)\n";
@@ -170,6 +171,9 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         put("file", name + ".log");
         yaml << YAML::Key << "use_console" << YAML::Value << true << YAML::Key << "backup_count"
              << YAML::Value << 5 << YAML::Key << "max_size" << YAML::Value << 1024 << YAML::EndMap;
+        auto twoFactor = asker.ask(
+            {"two-factor", "Require two-factor authentication (TOTP codes) for users? (y/n)", "n", kYesNo});
+        yaml << YAML::Key << "two_factor_auth" << YAML::Value << (twoFactor[0] == 'y');
 
         std::string bundled;
         for (const auto& p : kernel::bundledPlugins())

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pty.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,6 +157,10 @@ protected:
         t.send("y");
         ASSERT_TRUE(t.expect("Log level")) << t.transcript();
         t.send("");
+        ASSERT_TRUE(t.expect("two-factor authentication")) << t.transcript();
+        t.send("maybe");
+        ASSERT_TRUE(t.expect("expected one of y, n, yes, no")) << t.transcript();
+        t.send("");
         ASSERT_TRUE(t.expect("Plugins to enable")) << t.transcript();
         t.send("");
         ASSERT_TRUE(t.expect("SMTP server")) << t.transcript();
@@ -175,6 +180,9 @@ TEST_F(VserverCli, NewStartListVersionFilesImportStopAsAnOperatorWould) {
     createConfigThroughPrompts();
     std::string config = home_.path() + "/config/dataquality/server/demo.yaml";
     ASSERT_TRUE(Poco::File(config).exists());
+    std::stringstream written;
+    written << std::ifstream(config).rdbuf();
+    EXPECT_NE(written.str().find("two_factor_auth: false"), std::string::npos) << written.str();
 
     auto again = run({"new", "--user", "--name", "demo", "--non-interactive"});
     EXPECT_EQ(again.code, 1);
@@ -238,6 +246,23 @@ TEST_F(VserverCli, StopCleansUpAStalePidFile) {
     auto stop = run({"stop", "--user", "--name", "stale"});
     EXPECT_NE(stop.output.find("removed stale pid file"), std::string::npos) << stop.output;
     EXPECT_FALSE(Poco::File(data + "/stale.pid").exists());
+}
+
+TEST_F(VserverCli, NewWritesTwoFactorAuthenticationAndTheServerAcceptsIt) {
+    ASSERT_EQ(run({"new", "--user", "--name", "totp", "--non-interactive", "--port", std::to_string(port_),
+                   "--two-factor", "y"})
+                  .code,
+              0);
+    std::stringstream written;
+    written << std::ifstream(home_.path() + "/config/dataquality/server/totp.yaml").rdbuf();
+    EXPECT_NE(written.str().find("two_factor_auth: true"), std::string::npos) << written.str();
+    auto start = run({"start", "--user", "--name", "totp"});
+    ASSERT_EQ(start.code, 0) << start.output;
+    EXPECT_EQ(run({"stop", "--user", "--name", "totp"}).code, 0);
+
+    auto bad = run({"new", "--user", "--name", "nope", "--non-interactive", "--two-factor", "maybe"});
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE(bad.output.find("one of y, n, yes, no"), std::string::npos) << bad.output;
 }
 
 TEST_F(VserverCli, StartRefusesATakenPort) {
