@@ -324,6 +324,23 @@ std::string mintedRootToken(TestServer& server) {
     return server.services("users").tokens().issue(dq::sdk::ClientKind::User, rootId, {"Root"}).accessToken;
 }
 
+long long createUserWithEmail(TestServer& server, const std::string& name, const std::string& token) {
+    auto created = server.post("/organization", json({{"name", "Org of " + name}}), token);
+    EXPECT_EQ(created.status, 201) << created.body;
+    if (created.status != 201)
+        return 0;
+    auto r = server.post("/user",
+                         json({{"username", name},
+                               {"firstname", std::string("Ada")},
+                               {"lastname", std::string("L")},
+                               {"email", name + "@example.org"},
+                               {"password", std::string("Welkom01!")},
+                               {"organization_id", created.object()->getValue<long long>("id")}}),
+                         token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? r.object()->getValue<long long>("id") : 0;
+}
+
 std::string userWithRules(TestServer& server, long long organization, const std::vector<std::string>& rules) {
     static int counter = 0;
     Poco::JSON::Array::Ptr ruleIds = new Poco::JSON::Array;

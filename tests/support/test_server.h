@@ -94,6 +94,9 @@ long long ruleId(TestServer& server, const std::string& resource, const std::str
 /// Root's access token straight from the users plugin's token service, without a login (which
 /// two-factor authentication would interrupt).
 std::string mintedRootToken(TestServer& server);
+/// User `name` (e-mail name@example.org, password "Welkom01!") in a new organization "Org of
+/// <name>", created with `token`; returns its id, or 0 after failing the test.
+long long createUserWithEmail(TestServer& server, const std::string& name, const std::string& token);
 /// A new organization; returns its id.
 long long createOrganization(TestServer& server, const std::string& name);
 /// A new user of organization `organization` holding exactly `rules` ("resource:SCOPE:OPERATION"),

@@ -64,20 +64,7 @@ protected:
 
     /// A user with an e-mail address; returns its id.
     long long createUser(const std::string& name) {
-        auto& s = server();
-        auto created = s.post("/organization", json({{"name", "Org of " + name}}), rootToken());
-        EXPECT_EQ(created.status, 201) << created.body;
-        auto org = created.object()->getValue<long long>("id");
-        auto r = s.post("/user",
-                        json({{"username", name},
-                              {"firstname", std::string("Ada")},
-                              {"lastname", std::string("L")},
-                              {"email", name + "@example.org"},
-                              {"password", std::string("Welkom01!")},
-                              {"organization_id", org}}),
-                        rootToken());
-        EXPECT_EQ(r.status, 201) << r.body;
-        return r.status == 201 ? r.object()->getValue<long long>("id") : 0;
+        return dq::test::createUserWithEmail(server(), name, rootToken());
     }
 
     SmtpSink sink;
