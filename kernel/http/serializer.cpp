@@ -2,6 +2,8 @@
 // links or ids, to-many lists null when empty.
 #include "kernel/http/serializer.h"
 
+#include "kernel/db/sql.h"
+
 #include <Poco/JSON/Array.h>
 #include <dq/sdk/http.h>
 
@@ -63,10 +65,10 @@ void loadIds(sdk::Store& store, const std::string& table, const std::string& own
             marks += marks.empty() ? "?" : ", ?";
             params.emplace_back(static_cast<Poco::Int64>(ids[i]));
         }
-        auto rows =
-            store.query("SELECT \"" + owner + "\", \"" + other + "\" FROM \"" + table + "\" WHERE \"" +
-                            owner + "\" IN (" + marks + ") ORDER BY \"" + other + "\"",
-                        params);
+        auto rows = store.query("SELECT " + sql::quote(owner) + ", " + sql::quote(other) + " FROM " +
+                                    sql::quote(table) + " WHERE " + sql::quote(owner) + " IN (" + marks +
+                                    ") ORDER BY " + sql::quote(other),
+                                params);
         for (const auto& row : rows.rows)
             into[row[0].convert<Poco::Int64>()].push_back(row[1].convert<Poco::Int64>());
     }
@@ -133,8 +135,8 @@ Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string&
         } else if (rel.kind == RelationView::Kind::ToMany) {
             // Only the ids: an organization can have many thousands of results. The names come from
             // the declarations (checked by the schema), never from input.
-            auto rows = store.query("SELECT id FROM \"" + rel.target + "\" WHERE \"" + rel.column +
-                                        "\" = ? ORDER BY id",
+            auto rows = store.query("SELECT id FROM " + sql::quote(rel.target) + " WHERE " +
+                                        sql::quote(rel.column) + " = ? ORDER BY id",
                                     {static_cast<Poco::Int64>(record.id)});
             for (const auto& row : rows.rows)
                 ids.push_back(row[0].convert<Poco::Int64>());
