@@ -442,27 +442,9 @@ private:
     std::map<std::string, Counts> counts_;
 };
 
-const char* kImportHelp =
-    "usage: vserver import FILE [--config FILE | --name NAME] [--environment ENV] [--drop-all]\n\n"
-    "Imports organizations (with their users), collaborations (with a node per participant and\n"
-    "the listed tasks) from a YAML file, in one transaction: a bad file changes nothing and the\n"
-    "error names the entry and key. Existing entities (by name, username, organization and\n"
-    "collaboration) are updated or left as they are; the summary counts both.\n"
-    "Imported users get the Root role, as vantage6's import does: change that for real accounts.\n"
-    "Node api keys are stored hashed.\n\n"
-    "  --drop-all            wipe the database first (only when allow_drop_all: true)\n";
-
 } // namespace
 
 int importCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << kImportHelp;
-        return 0;
-    }
-    if (args.words.size() != 2) {
-        err << "vserver import: give exactly one FILE (see --help)\n";
-        return 2;
-    }
     try {
         auto file = readFile(args.words[1]);
         auto instance = resolveInstance(args);

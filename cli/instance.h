@@ -1,5 +1,6 @@
 // A server instance as the CLI sees it: which config file, environment and data folder, from
-// --name/--config/--environment/--system/--user.
+// --name/--config/--environment/--system/--user/--data-dir. A server is its configuration file:
+// however the file is named, the same data folder (database, log, pid file) belongs to it.
 #pragma once
 
 #include "kernel/config/server_config.h"
@@ -11,26 +12,23 @@
 
 namespace dq::cli {
 
-/// Parsed command line: the words, then --options (value or flag).
+/// A parsed command line (see command_line.h): the command path and its positional arguments,
+/// then the options given (flags map to "true").
 struct Arguments {
     std::vector<std::string> words;
-    std::map<std::string, std::string> options; ///< "--x y" and "--x=y"; flags map to "true"
-    std::vector<std::string> errors;
-    /// The command line as given, to parse again once a plugin command's own flags are known.
-    std::vector<std::string> raw;
+    std::map<std::string, std::string> options;
 
     bool flag(const std::string& name) const { return options.count(name) != 0; }
     std::optional<std::string> option(const std::string& name) const;
 };
 
-/// `flags`: option names that take no value.
-Arguments parseArguments(int argc, char** argv, const std::vector<std::string>& flags);
-Arguments parseArguments(const std::vector<std::string>& raw, const std::vector<std::string>& flags);
-
 struct Instance {
     std::string name;
     std::string configFile;
     std::string dataFolder;
+    /// Where its log goes: /var/log/dataquality (or $DQ_SYSTEM_LOG_DIR) for a system-level server
+    /// in its default data folder, else the data folder.
+    std::string logFolder;
     bool system = true;
 };
 
@@ -42,10 +40,17 @@ std::string configFolder(bool system);
 std::string dataFolder(bool system, const std::string& name);
 
 /// Resolves the instance from --config or --name (+ --system/--user); throws std::runtime_error
-/// saying what to pass when neither identifies a configuration.
+/// saying what to pass when neither identifies a configuration. A --config file inside a level's
+/// folder is that level's configuration (as if named by --name); another file takes its level
+/// from --system/--user.
 Instance resolveInstance(const Arguments& args);
 
 /// Loads the instance's configuration for --environment.
 kernel::ServerConfig loadConfig(const Instance& instance, const Arguments& args);
+
+/// Commands that work on an existing server (all but new, start and import) never create its
+/// database: throws, saying where the database was looked for and how to make one, when the
+/// server has none yet.
+void requireDatabase(const Instance& instance, const kernel::ServerConfig& config);
 
 } // namespace dq::cli

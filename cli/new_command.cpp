@@ -112,28 +112,9 @@ private:
     bool interactive_;
 };
 
-const char* kNewHelp =
-    "usage: vserver new [--name NAME] [--system | --user] [--non-interactive] [settings...]\n\n"
-    "Writes a new configuration (system level by default: /etc/dataquality/server/NAME.yaml; --user:\n"
-    "$XDG_CONFIG_HOME/dataquality/server/NAME.yaml). Asks for each setting with a default; every\n"
-    "setting can also be given as a flag, and --non-interactive takes defaults for the rest.\n"
-    "Refuses to overwrite an existing configuration.\n\n"
-    "  --name NAME            configuration name (letters, digits, . _ -)\n"
-    "  --description TEXT     --type dev|test|acc|prod     --ip ADDRESS       --port N\n"
-    "  --api-path /api        --uri DATABASE-URI            --log-level INFO\n"
-    "  --jwt-secret y|n       keep a constant JWT secret (tokens survive restarts)\n"
-    "  --two-factor y|n       users log in with a TOTP code after their password (default n)\n"
-    "  --plugins a,b,...      plugins to enable (default: all bundled)\n"
-    "  --smtp-server HOST     --smtp-port N --smtp-username U --smtp-password P (password reset mails)\n"
-    "  --vpn-url URL          EduVPN server for node VPN configs (more keys: see docs/configuration.md)\n";
-
 } // namespace
 
 int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << kNewHelp;
-        return 0;
-    }
     bool interactive = !args.flag("non-interactive");
     Asker asker(args, std::cin, out, interactive);
     try {
@@ -231,8 +212,7 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             << (system ? "" : " --user") << "\n";
         return 0;
     } catch (const std::exception& e) {
-        err << "vserver new: " << e.what() << "\n";
-        return 1;
+        return fail(err, "new", e);
     }
 }
 

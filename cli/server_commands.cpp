@@ -1,5 +1,5 @@
-// start (background with pid file, or --foreground), stop, files, attach, list: the commands that
-// manage server processes and their files.
+// start (background with pid file, or --foreground), stop, files, attach, list, remove: the
+// commands that manage server processes and their files.
 #include "commands.h"
 #include "kernel/app/kernel.h"
 #include "kernel/db/database_uri.h"
@@ -10,7 +10,9 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Logger.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/NumberParser.h>
 #include <Poco/Path.h>
 #include <Poco/Thread.h>
 #include <csignal>
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,13 +29,6 @@
 namespace dq::cli {
 
 namespace {
-
-const char* kContextHelp =
-    "  --config FILE         configuration file (any path)\n"
-    "  --name NAME           configuration by name (from vserver new)\n"
-    "  --environment ENV     dev, test, acc or prod (default: the only one)\n"
-    "  --system | --user     which folder level (default: system)\n"
-    "  --data-dir DIR        data folder (default: per configuration, see vserver files)\n";
 
 std::string pidFile(const Instance& instance) {
     return Poco::Path(instance.dataFolder, instance.name + ".pid").toString();
@@ -45,8 +41,16 @@ std::string consoleOutputFile(const Instance& instance) {
 
 std::string logFile(const Instance& instance, const kernel::ServerConfig& config) {
     std::string file = config.logging.file.empty() ? instance.name + ".log" : config.logging.file;
-    return Poco::Path(file).isAbsolute() ? file : Poco::Path(instance.dataFolder, file).toString();
+    return Poco::Path(file).isAbsolute() ? file : Poco::Path(instance.logFolder, file).toString();
 }
+
+std::string url(const kernel::ServerConfig& config, int port) {
+    return "http://" + config.ip + ":" + std::to_string(port) + config.apiPath;
+}
+
+// The first and last lines a server writes to its log; `attach` and operators look for them.
+const char* kStartedLine = "dataquality-server started";
+const char* kStoppedLine = "dataquality-server stopped";
 
 std::optional<pid_t> readPid(const std::string& file) {
     std::ifstream in(file);
@@ -100,21 +104,44 @@ std::string tail(const std::string& file, std::size_t lines) {
     return out;
 }
 
-/// Prints what is appended to `file` until interrupted (or until `pid` exits, when given).
-int follow(const std::string& file, std::ostream& out, std::optional<pid_t> pid = std::nullopt) {
+/// Why a server that runs no more stopped, from the end of its log and its console output.
+std::string whyStopped(const std::string& log, const std::string& console) {
+    std::ifstream in(log);
+    if (!in)
+        return "it has not run yet (no log at " + log + ")";
+    std::string line, started, stopped;
+    while (std::getline(in, line)) {
+        if (line.find(kStartedLine) != std::string::npos) {
+            started = line;
+            stopped.clear();
+        } else if (line.find(kStoppedLine) != std::string::npos) {
+            stopped = line;
+        }
+    }
+    if (!stopped.empty())
+        return "it stopped cleanly: " + stopped.substr(stopped.find(kStoppedLine));
+    std::ifstream crash(console);
+    std::string text((std::istreambuf_iterator<char>(crash)), std::istreambuf_iterator<char>());
+    if (text.find("*** dataquality-server crashed") != std::string::npos)
+        return "it crashed; the stack is in " + console;
+    if (started.empty())
+        return "it did not start; see " + console;
+    return "it ended without a stop line (killed, or the machine went down); see " + console;
+}
+
+/// Prints what is appended to `file` until interrupted or until `pid` exits.
+int follow(const std::string& file, std::ostream& out, pid_t pid) {
     static volatile std::sig_atomic_t stop = 0;
     std::signal(SIGINT, [](int) { stop = 1; });
     std::ifstream in(file);
-    if (!in) {
-        std::cerr << "no log file at " << file << "\n";
-        return 1;
-    }
+    if (!in)
+        throw std::runtime_error("no log file at " + file);
     std::string line;
     while (!stop) {
         while (std::getline(in, line))
             out << line << std::endl;
         in.clear();
-        if (pid && !alive(*pid))
+        if (!alive(pid))
             break;
         Poco::Thread::sleep(200);
     }
@@ -156,8 +183,6 @@ int stopPid(pid_t pid, const std::string& file, const std::string& name, std::os
     return 0;
 }
 
-volatile std::sig_atomic_t stopRequested = 0;
-
 /// On a crash, the stack goes to stderr (the `.out` file of a background server) before the default
 /// action ends the process: the operator's report then says where it happened.
 void reportCrash(int signal) {
@@ -170,12 +195,18 @@ void reportCrash(int signal) {
     ::raise(signal);
 }
 
-int runForeground(const Instance& instance, kernel::ServerConfig config, std::ostream& out,
-                  std::ostream& err) {
-    kernel::configureLogging(config.logging,
-                             Poco::Path(instance.dataFolder, instance.name + ".log").toString());
+/// The configuration's warnings (unknown keys, ...) on the terminal and, once logging is set up, in
+/// the log.
+void printWarnings(const kernel::ServerConfig& config, std::ostream& err) {
     for (const auto& w : config.warnings)
-        err << "warning: " << w << "\n";
+        err << "vserver start: warning: " << w << "\n";
+}
+
+int runForeground(const Instance& instance, kernel::ServerConfig config, std::ostream& out) {
+    kernel::configureLogging(config.logging, Poco::Path(instance.logFolder, instance.name + ".log").toString());
+    auto& log = Poco::Logger::get("vserver");
+    for (const auto& w : config.warnings)
+        log.warning("configuration " + instance.configFile + ": " + w);
     for (int fatal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
         std::signal(fatal, reportCrash);
     kernel::Kernel kernel(config, instance.dataFolder);
@@ -183,50 +214,49 @@ int runForeground(const Instance& instance, kernel::ServerConfig config, std::os
     kernel.start();
     kernel.serve();
     { std::ofstream(pidFile(instance)) << ::getpid() << "\n"; }
-    out << "dataquality-server listening on http://" << config.ip << ":" << kernel.port() << config.apiPath
-        << std::endl;
-    std::signal(SIGINT, [](int) { stopRequested = 1; });
-    std::signal(SIGTERM, [](int) { stopRequested = 1; });
-    while (!stopRequested)
+    std::string plugins;
+    for (const auto& p : kernel.host().plugins())
+        plugins += (plugins.empty() ? "" : ", ") + p.name + " " + p.info.version;
+    log.information(std::string(kStartedLine) + ": version " + sdk::kServerVersion + ", configuration " +
+                    instance.configFile + ", environment " + config.environment + ", database " +
+                    kernel.database().uri().display() + ", plugins " + plugins + ", serving " +
+                    url(config, kernel.port()) + ", pid " + std::to_string(::getpid()));
+    out << "dataquality-server listening on " << url(config, kernel.port()) << std::endl;
+    static volatile std::sig_atomic_t stopSignal = 0;
+    std::signal(SIGINT, [](int s) { stopSignal = s; });
+    std::signal(SIGTERM, [](int s) { stopSignal = s; });
+    while (!stopSignal)
         Poco::Thread::sleep(200);
     out << "stopping..." << std::endl;
     kernel.shutdown();
     Poco::File(pidFile(instance)).remove();
+    log.information(std::string(kStoppedLine) + " on " + (stopSignal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM") +
+                    " (vserver stop, systemctl stop or kill), pid " + std::to_string(::getpid()));
     return 0;
 }
 
 } // namespace
 
 int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver start [--config FILE | --name NAME] [--attach | --foreground]\n\n"
-            << "Starts the server in the background (pid file and log in the data folder) and returns once\n"
-            << "it answers; refuses when it already runs or the port is taken. On first start with an\n"
-            << "empty database the user root/root is created: change its password.\n\n"
-            << "  --attach              follow the log after starting (Ctrl-C detaches, the server keeps "
-               "running)\n"
-            << "  --foreground          run in this terminal until Ctrl-C / SIGTERM\n"
-            << kContextHelp;
-        return 0;
-    }
     try {
         auto instance = resolveInstance(args);
         auto config = loadConfig(instance, args);
         Poco::File(instance.dataFolder).createDirectories();
         if (auto pid = runningPid(instance, out)) {
-            err << "vserver: server " << instance.name << " is already running (pid " << *pid
+            err << "vserver start: server " << instance.name << " is already running (pid " << *pid
                 << "); stop it with `vserver stop` first\n";
             return 1;
         }
+        printWarnings(config, err);
         if (args.flag("foreground"))
-            return runForeground(instance, config, out, err);
+            return runForeground(instance, config, out);
         try {
             Poco::Net::ServerSocket probe;
             probe.bind(Poco::Net::SocketAddress(config.ip, static_cast<Poco::UInt16>(config.port)), true,
                        false);
             probe.listen();
         } catch (const Poco::Exception& e) {
-            err << "vserver: cannot start " << instance.name << ": " << config.ip << ":" << config.port
+            err << "vserver start: cannot start " << instance.name << ": " << config.ip << ":" << config.port
                 << " is not available (" << e.displayText()
                 << "); is another server using it? change `port` in " << instance.configFile << "\n";
             return 1;
@@ -243,8 +273,13 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             ::dup2(devnull, 0);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
-            std::vector<std::string> argv{"/proc/self/exe",    "start",      "--foreground",     "--config",
-                                          instance.configFile, "--data-dir", instance.dataFolder};
+            // The same server, whichever way it was named: its file, level and data folder.
+            std::vector<std::string> argv{"/proc/self/exe", "start", "--foreground", "--config", instance.configFile,
+                                          instance.system ? "--system" : "--user"};
+            if (auto dir = args.option("data-dir")) {
+                argv.push_back("--data-dir");
+                argv.push_back(instance.dataFolder);
+            }
             if (auto env = args.option("environment")) {
                 argv.push_back("--environment");
                 argv.push_back(*env);
@@ -262,13 +297,13 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         for (int i = 0; i < 600; ++i) {
             int status = 0;
             if (::waitpid(child, &status, WNOHANG) == child) {
-                err << "vserver: server " << instance.name << " exited while starting:\n"
+                err << "vserver start: server " << instance.name << " exited while starting:\n"
                     << tail(consoleLog, 30);
                 return 1;
             }
             if (answers(config)) {
-                out << "server " << instance.name << " is running (pid " << child << ") at http://"
-                    << config.ip << ":" << config.port << config.apiPath << "\n"
+                out << "server " << instance.name << " is running (pid " << child << ") at "
+                    << url(config, config.port) << "\n"
                     << "log: " << logFile(instance, config) << "\n";
                 if (args.flag("attach"))
                     return follow(logFile(instance, config), out, child);
@@ -276,7 +311,7 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             }
             Poco::Thread::sleep(100);
         }
-        err << "vserver: server " << instance.name << " did not answer within 60 s; its output:\n"
+        err << "vserver start: server " << instance.name << " did not answer within 60 s; its output:\n"
             << tail(consoleLog, 30);
         return 1;
     } catch (const std::exception& e) {
@@ -286,13 +321,6 @@ int startCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
 }
 
 int stopCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver stop [--config FILE | --name NAME] [--all]\n\n"
-            << "Stops a running server: it stops accepting, lets in-flight requests finish, then exits.\n\n"
-            << "  --all                 stop every running server of both levels\n"
-            << kContextHelp;
-        return 0;
-    }
     try {
         if (args.flag("all")) {
             int stopped = 0;
@@ -319,19 +347,11 @@ int stopCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         }
         return stopPid(*pid, pidFile(instance), instance.name, out);
     } catch (const std::exception& e) {
-        err << "vserver stop: " << e.what() << "\n";
-        return 1;
+        return fail(err, "stop", e);
     }
 }
 
 int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver files [--config FILE | --name NAME]\n\n"
-            << "Lists the files a server uses: configuration, log, console output (where a crash\n"
-            << "report goes), database and pid file.\n\n"
-            << kContextHelp;
-        return 0;
-    }
     try {
         auto instance = resolveInstance(args);
         auto config = loadConfig(instance, args);
@@ -345,39 +365,37 @@ int filesCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             << "Data folder        = " << instance.dataFolder << "\n";
         return 0;
     } catch (const std::exception& e) {
-        err << "vserver files: " << e.what() << "\n";
-        return 1;
+        return fail(err, "files", e);
     }
 }
 
 int attachCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver attach [--config FILE | --name NAME]\n\n"
-            << "Shows the live log of a server in this terminal; Ctrl-C detaches.\n\n"
-            << kContextHelp;
-        return 0;
-    }
     try {
         auto instance = resolveInstance(args);
         auto config = loadConfig(instance, args);
-        if (!runningPid(instance, out))
-            out << "(server " << instance.name << " is not running; showing its log)\n";
-        return follow(logFile(instance, config), out);
+        std::size_t lines = 20;
+        if (auto n = args.option("lines"); n && !Poco::NumberParser::tryParseUnsigned64(*n, lines))
+            throw std::invalid_argument("--lines: expected a number of lines, got \"" + *n + "\"");
+        auto log = logFile(instance, config);
+        auto pid = runningPid(instance, out);
+        if (!pid) {
+            out << "server " << instance.name << " is not running; the end of its log (" << log << "):\n"
+                << tail(log, lines) << "why it stopped: " << whyStopped(log, consoleOutputFile(instance)) << "\n";
+            return 0;
+        }
+        follow(log, out, *pid);
+        if (!alive(*pid))
+            out << "server " << instance.name << " stopped: " << whyStopped(log, consoleOutputFile(instance))
+                << "\n";
+        return 0;
     } catch (const std::exception& e) {
-        err << "vserver attach: " << e.what() << "\n";
-        return 1;
+        return fail(err, "attach", e);
     }
 }
 
-int listCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << "usage: vserver list\n\nLists the server configurations of both levels (system: "
-            << configFolder(true) << ", user: " << configFolder(false)
-            << ") with their environments and whether each runs.\n";
-        return 0;
-    }
-    out << std::left << std::setw(24) << "NAME" << std::setw(28) << "ENVIRONMENTS" << std::setw(14)
-        << "STATUS"
+int listCommand(const Arguments&, std::ostream& out, std::ostream&) {
+    out << std::left << std::setw(20) << "NAME" << std::setw(20) << "ENVIRONMENTS" << std::setw(13) << "STATUS"
+        << std::setw(32) << "URL" << std::setw(9) << "PID"
         << "LEVEL\n";
     for (bool system : {true, false}) {
         Poco::File folder(configFolder(system));
@@ -390,24 +408,76 @@ int listCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             Poco::Path path(folder.path(), f);
             if (path.getExtension() != "yaml")
                 continue;
-            Instance instance{path.getBaseName(), path.toString(), dataFolder(system, path.getBaseName()),
-                              system};
-            std::string environments;
+            Arguments named;
+            named.options = {{"config", path.toString()}, {system ? "system" : "user", "true"}};
+            std::string environments = "(invalid file)", address = "-";
+            Instance instance;
             try {
-                for (const auto& e : kernel::ServerConfig::environmentsOf(path.toString()))
+                instance = resolveInstance(named);
+                environments.clear();
+                auto all = kernel::ServerConfig::environmentsOf(path.toString());
+                for (const auto& e : all)
                     environments += (environments.empty() ? "" : ", ") + e;
+                auto config = kernel::ServerConfig::load(path.toString(), all.empty() ? "" : all.front());
+                address = url(config, config.port);
             } catch (const std::exception&) {
-                environments = "(invalid file)";
+                if (instance.name.empty())
+                    instance = {path.getBaseName(), path.toString(), dataFolder(system, path.getBaseName()), "",
+                                system};
             }
             std::ostringstream ignored;
-            bool running = runningPid(instance, ignored).has_value();
-            out << std::left << std::setw(24) << instance.name << std::setw(28) << environments
-                << std::setw(14) << (running ? "Running" : "Not running") << (system ? "System" : "User")
-                << "\n";
+            auto pid = runningPid(instance, ignored);
+            out << std::left << std::setw(20) << instance.name << std::setw(20) << environments << std::setw(13)
+                << (pid ? "Running" : "Not running") << std::setw(32) << address << std::setw(9)
+                << (pid ? std::to_string(*pid) : "-") << (system ? "System" : "User") << "\n";
         }
     }
-    (void)err;
     return 0;
+}
+
+int removeCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
+    try {
+        auto instance = resolveInstance(args);
+        if (auto pid = runningPid(instance, out)) {
+            err << "vserver remove: server " << instance.name << " is running (pid " << *pid
+                << "); stop it first with `vserver stop`\n";
+            return 1;
+        }
+        std::optional<kernel::DatabaseUri> database;
+        try {
+            auto config = loadConfig(instance, args);
+            database = kernel::DatabaseUri::parse(config.uri, instance.dataFolder);
+        } catch (const std::exception&) {
+            // A broken file can still be removed.
+        }
+        Poco::File(instance.configFile).remove();
+        out << "removed configuration " << instance.configFile << "\n";
+        if (!args.flag("data")) {
+            if (Poco::File(instance.dataFolder).exists())
+                out << "kept its data in " << instance.dataFolder << " (add --data to delete it)\n";
+            return 0;
+        }
+        for (const auto& folder : {instance.dataFolder, instance.logFolder}) {
+            Poco::File f(folder);
+            if (folder == instance.dataFolder && f.exists()) {
+                f.remove(true);
+                out << "removed data folder " << folder << "\n";
+            } else if (folder != instance.dataFolder && f.exists()) {
+                std::vector<std::string> files;
+                f.list(files);
+                for (const auto& name : files)
+                    if (name.rfind(instance.name + ".log", 0) == 0) {
+                        Poco::File(Poco::Path(folder, name)).remove();
+                        out << "removed log " << Poco::Path(folder, name).toString() << "\n";
+                    }
+            }
+        }
+        if (database && database->kind == kernel::DatabaseUri::Kind::Postgresql)
+            out << "its PostgreSQL database " << database->display() << " was not touched: drop it there\n";
+        return 0;
+    } catch (const std::exception& e) {
+        return fail(err, "remove", e);
+    }
 }
 
 } // namespace dq::cli

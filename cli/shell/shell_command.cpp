@@ -3,6 +3,7 @@
 // the file of -c / --command-file.
 #include "cli/shell/shell_command.h"
 
+#include "cli/commands.h"
 #include "cli/shell/model_bridge.h"
 #include "kernel/app/kernel.h"
 
@@ -26,42 +27,11 @@ namespace dq::cli {
 
 namespace {
 
-const char* kShellHelp =
-    "usage: vserver shell [--config FILE | --name NAME] [--environment ENV] [--system|--user]\n"
-    "                     [--data-dir DIR] [-c FILE | --command-file FILE]\n\n"
-    "An interactive Python shell on the server's database (no running server needed). `db` holds\n"
-    "a class per model of the enabled plugins: db.Organization, db.User, db.Collaboration, ...\n"
-    "    org = db.Organization(name=\"Hospital\"); org.save()\n"
-    "    db.User.get_by_username(\"root\").organization\n"
-    "    db.Organization.help()\n"
-    "With stdin not a terminal, the script on stdin runs; -c FILE runs a file. A script stops at\n"
-    "its first uncaught exception (exit status 1); each save() is its own transaction.\n\n"
-    "  --config FILE         configuration file (any path)\n"
-    "  --name NAME           configuration by name (from vserver new)\n"
-    "  --environment ENV     dev, test, acc or prod (default: the only one)\n"
-    "  --system | --user     which folder level (default: system)\n"
-    "  --data-dir DIR        data folder (SQLite file of relative URIs)\n"
-    "  -c, --command-file FILE  run this Python file instead of a prompt\n";
-
 std::string historyFile() {
     const char* xdg = std::getenv("XDG_DATA_HOME");
     const char* home = std::getenv("HOME");
     std::string base = xdg && *xdg ? xdg : std::string(home && *home ? home : "/root") + "/.local/share";
     return base + "/dataquality/shell_history";
-}
-
-/// The file given by `-c FILE` (a word, as the parser keeps single-dash words) or --command-file.
-std::optional<std::string> commandFile(const Arguments& args, std::string& problem) {
-    std::optional<std::string> file = args.option("command-file");
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-        if (args.words[i] == "-c" && i + 1 < args.words.size() && !file) {
-            file = args.words[++i];
-        } else {
-            problem = "unexpected argument '" + args.words[i] + "' (see vserver shell --help)";
-            return std::nullopt;
-        }
-    }
-    return file;
 }
 
 std::string readFile(const std::string& path) {
@@ -128,16 +98,7 @@ int runPython(kernel::Kernel& kernel, const Instance& instance, const kernel::Se
 } // namespace
 
 int shellCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
-    if (args.flag("help")) {
-        out << kShellHelp;
-        return 0;
-    }
-    std::string problem;
-    auto file = commandFile(args, problem);
-    if (!problem.empty()) {
-        err << "vserver shell: " << problem << "\n";
-        return 2;
-    }
+    auto file = args.option("command-file");
     std::unique_ptr<kernel::Kernel> kernel;
     Instance instance;
     kernel::ServerConfig config;
@@ -148,16 +109,15 @@ int shellCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
         }
         instance = resolveInstance(args);
         config = loadConfig(instance, args);
+        requireDatabase(instance, config);
         Poco::Logger::root().setLevel("warning");
-        Poco::File(instance.dataFolder).createDirectories();
         for (const auto& w : config.warnings)
-            err << "warning: " << w << "\n";
+            err << "vserver shell: warning: " << w << "\n";
         kernel = std::make_unique<kernel::Kernel>(config, instance.dataFolder);
         kernel->load();
         kernel->start();
     } catch (const std::exception& e) {
-        err << "vserver shell: cannot open the server's database:\n" << e.what() << "\n";
-        return 1;
+        return fail(err, "shell", e);
     }
     out.flush();
     err.flush();

@@ -7,7 +7,11 @@
 #include <Poco/NumberParser.h>
 #include <Poco/Path.h>
 #include <Poco/String.h>
+#include <algorithm>
 #include <sstream>
+#include <unistd.h>
+#include <climits>
+#include <cstdlib>
 
 namespace dq::kernel {
 
@@ -57,10 +61,30 @@ std::vector<std::string> bundledPlugins() {
 }
 
 std::vector<std::string> defaultPluginFolders() {
-    std::vector<std::string> folders;
-    if (Poco::File(DQ_PLUGIN_BUILD_DIR).exists())
-        folders.push_back(DQ_PLUGIN_BUILD_DIR);
-    folders.push_back(DQ_PLUGIN_INSTALL_DIR);
+    // Relative to the running program, never a path fixed at build time: an install tree works
+    // wherever it is unpacked, and bin/vserver finds lib/dataquality/plugins beside it.
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    std::string folder = Poco::Path(self).parent().toString() + DQ_PLUGIN_DIR_FROM_BIN;
+    char real[PATH_MAX];
+    return {::realpath(folder.c_str(), real) ? std::string(real) : folder};
+}
+
+std::vector<std::string> pluginFolders(const std::vector<std::string>& configured) {
+    auto canonical = [](const std::string& folder) {
+        char real[PATH_MAX];
+        return ::realpath(folder.c_str(), real) ? std::string(real) : folder;
+    };
+    std::vector<std::string> folders, seen;
+    for (const auto& f : configured)
+        if (std::find(seen.begin(), seen.end(), canonical(f)) == seen.end()) {
+            folders.push_back(f);
+            seen.push_back(canonical(f));
+        }
+    for (const auto& f : defaultPluginFolders())
+        if (std::find(seen.begin(), seen.end(), canonical(f)) == seen.end())
+            folders.push_back(f);
     return folders;
 }
 
@@ -162,7 +186,7 @@ Kernel::~Kernel() {
 void Kernel::load() {
     PluginHost::Options options;
     options.enabled = config_.plugins.enabled.empty() ? bundledPlugins() : config_.plugins.enabled;
-    options.folders = config_.plugins.folders.empty() ? defaultPluginFolders() : config_.plugins.folders;
+    options.folders = pluginFolders(config_.plugins.folders);
     options.optional = config_.plugins.optional;
     host_.load(options);
     for (const auto& w : host_.warnings())

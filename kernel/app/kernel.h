@@ -21,8 +21,10 @@ namespace dq::kernel {
 
 /// The plugins shipped with the server, in a sensible default order.
 std::vector<std::string> bundledPlugins();
-/// Where the kernel looks for plugins when the config names no folders.
+/// The bundled plugin folder, relative to the running program (bin/../lib/dataquality/plugins).
 std::vector<std::string> defaultPluginFolders();
+/// The folders of plugins.folders, then the bundled plugin folder.
+std::vector<std::string> pluginFolders(const std::vector<std::string>& configured);
 
 class Kernel {
 public:

@@ -68,6 +68,14 @@ public:
         for (const auto& c : catalog_.commands_)
             if (c.decl.path == command.path)
                 catalog_.conflict("command '" + joinPath(command.path) + "'", c.plugin, plugin_);
+        const auto& reserved = sdk::reservedOptionNames();
+        for (const auto& o : command.options)
+            if (std::find(reserved.begin(), reserved.end(), o.name) != reserved.end())
+                catalog_.conflicts_.push_back("plugin '" + plugin_ + "': command '" + joinPath(command.path) +
+                                              "' declares the option --" + o.name +
+                                              ", which every command keeps for choosing the server "
+                                              "(--name, --config, --system, --user, --data-dir, --environment) "
+                                              "or for --help/--version; rename the option");
         command.handler = [lib = keepAlive_, h = std::move(command.handler)](sdk::CommandContext& ctx) {
             return h(ctx);
         };

@@ -99,7 +99,7 @@ public:
                           listCommand});
         registry.command({{"collaboration", "create"},
                           "Create a collaboration of existing organizations",
-                          {{"name", "unique name of the collaboration", false, true, ""},
+                          {{"collaboration-name", "unique name of the collaboration", false, true, ""},
                            {"organizations", "comma-separated organization ids, e.g. 1,2", false, true, ""},
                            {"encrypted", "encrypt inputs and results end-to-end", true, false, ""}},
                           "",

@@ -59,9 +59,9 @@ int listCommand(CommandContext& ctx) {
 }
 
 int createCommand(CommandContext& ctx) {
-    const std::string name = ctx.option("name").value_or("");
+    const std::string name = ctx.option("collaboration-name").value_or("");
     if (name.empty())
-        throw std::invalid_argument("collaboration create: --name must not be empty");
+        throw std::invalid_argument("collaboration create: --collaboration-name must not be empty");
     if (!ctx.store().select("collaboration", Query().add(Condition::equal("name", name))).empty())
         throw std::invalid_argument("collaboration create: a collaboration named '" + name +
                                     "' already exists (see `vserver collaboration list`)");

@@ -79,7 +79,7 @@ int createCommand(CommandContext& ctx) {
     const std::string apiKey = ctx.option("api-key").value_or(newApiKey());
     if (apiKey.empty())
         throw std::invalid_argument("node create: --api-key must not be empty");
-    const std::string name = ctx.option("name").value_or(organization->text("name") + " - " +
+    const std::string name = ctx.option("node-name").value_or(organization->text("name") + " - " +
                                                          collaboration->text("name") + " Node");
     Record record = apiKeyColumns(ctx.services().passwords(), pepperFrom(ctx.services()), apiKey);
     record.set("name", name).set("organization_id", organizationId).set("collaboration_id", collaborationId);

@@ -129,7 +129,7 @@ public:
                           "Create a node and print its API key (shown only this once)",
                           {{"organization-id", "the node's organization", false, true, ""},
                            {"collaboration-id", "the node's collaboration", false, true, ""},
-                           {"name", "default: '<organization> - <collaboration> Node'", false, false, ""},
+                           {"node-name", "default: '<organization> - <collaboration> Node'", false, false, ""},
                            {"api-key", "use this key instead of a random one", false, false, ""}},
                           "",
                           createCommand});

@@ -45,10 +45,15 @@ int show(sdk::CommandContext& ctx) {
     return 0;
 }
 
+/// The option of a field: --name chooses the server, so the name is --organization-name.
+std::string optionOf(const std::string& field) {
+    return field == "name" ? "organization-name" : field;
+}
+
 int create(sdk::CommandContext& ctx) {
     sdk::Record r;
     for (const auto& name : kEditableFields)
-        r.set(name, ctx.option(name).value_or(""));
+        r.set(name, ctx.option(optionOf(name)).value_or(""));
     r.id = ctx.store().insert(kModel, r);
     ctx.out() << "created organization " << r.id << " (" << r.text("name") << ")\n";
     return 0;
@@ -61,7 +66,7 @@ void declareCommands(sdk::Registry& registry) {
     registry.command({{"organization", "show"}, "Show one organization", {}, "ID", show});
     std::vector<sdk::OptionDecl> options;
     for (const auto& name : kEditableFields)
-        options.push_back({name, "the organization's " + name, false, name == "name", ""});
+        options.push_back({optionOf(name), "the organization's " + name, false, name == "name", ""});
     registry.command({{"organization", "create"}, "Create an organization", options, "", create});
 }
 

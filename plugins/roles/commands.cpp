@@ -70,7 +70,7 @@ int showRole(CommandContext& ctx) {
 }
 
 int createRole(CommandContext& ctx) {
-    auto name = *ctx.option("name");
+    auto name = *ctx.option("role-name");
     if (isDefaultRole(name))
         throw std::runtime_error("'" + name + "' is the name of a default role; choose another name");
     std::vector<Id> ruleIds;
@@ -132,7 +132,7 @@ void declareCommands(sdk::Registry& registry) {
     registry.command(
         {{"role", "create"},
          "Create a role",
-         {{"name", "name of the role", false, true, ""},
+         {{"role-name", "name of the role", false, true, ""},
           {"description", "what the role is for", false, true, ""},
           {"rules", "comma-separated rule ids (see `vserver rule list`), e.g. 1,2", false, false, ""},
           {"organization-id", "organization the role belongs to; default: a global role", false, false, ""}},

@@ -98,7 +98,8 @@ protected:
                 {"XDG_CONFIG_HOME", home_.path() + "/config"},
                 {"XDG_DATA_HOME", home_.path() + "/data"},
                 {"DQ_SYSTEM_CONFIG_DIR", home_.path() + "/etc"},
-                {"DQ_SYSTEM_DATA_DIR", home_.path() + "/var"}};
+                {"DQ_SYSTEM_DATA_DIR", home_.path() + "/var"},
+                {"DQ_SYSTEM_LOG_DIR", home_.path() + "/log"}};
         Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
         port_ = probe.address().port();
     }
@@ -288,26 +289,207 @@ TEST_F(VserverCli, StartExplainsWhyTheServerDidNotStart) {
 
 TEST_F(VserverCli, EveryCommandHasHelpAndUnknownCommandsGetAHint) {
     for (const auto& command :
-         {"new", "start", "stop", "files", "attach", "list", "import", "version", "plugins"}) {
+         {"new", "start", "stop", "files", "attach", "list", "remove", "import", "shell", "version", "plugins"}) {
         auto help = run({command, "--help"});
         EXPECT_EQ(help.code, 0) << command;
-        EXPECT_NE(help.output.find("usage: vserver"), std::string::npos) << command << ": " << help.output;
+        EXPECT_NE(help.output.find("Usage: vserver " + std::string(command)), std::string::npos)
+            << command << ": " << help.output;
     }
+    // Each option a command parses is in its help, as the help comes from the same declaration.
+    auto start = run({"start", "--help"});
+    for (const auto& option : {"--attach", "--foreground", "--config FILE", "--name NAME", "--environment ENV",
+                               "--data-dir DIR", "--system", "--user"})
+        EXPECT_NE(start.output.find(option), std::string::npos) << option << ": " << start.output;
     auto top = run({"--help"});
-    EXPECT_NE(top.output.find("organization list"), std::string::npos) << top.output;
-    EXPECT_NE(top.output.find("[organizations]"), std::string::npos) << top.output;
-    auto unknown = run({"frobnicate"});
+    EXPECT_NE(top.output.find("organization"), std::string::npos) << top.output;
+    EXPECT_NE(top.output.find("list, show, create  [plugin organizations]"), std::string::npos) << top.output;
+    auto unknown = run({"strat"});
     EXPECT_EQ(unknown.code, 2);
+    EXPECT_NE(unknown.output.find("unknown command 'strat'; did you mean 'start'?"), std::string::npos)
+        << unknown.output;
     EXPECT_NE(unknown.output.find("vserver --help"), std::string::npos);
     auto pluginHelp = run({"organization", "create", "--help"});
-    EXPECT_NE(pluginHelp.output.find("--name"), std::string::npos) << pluginHelp.output;
+    EXPECT_EQ(pluginHelp.code, 0);
+    EXPECT_NE(pluginHelp.output.find("--organization-name ORGANIZATION_NAME REQUIRED"), std::string::npos)
+        << pluginHelp.output;
+    EXPECT_NE(pluginHelp.output.find("--country COUNTRY"), std::string::npos) << pluginHelp.output;
+    EXPECT_NE(pluginHelp.output.find("(plugin organizations)"), std::string::npos) << pluginHelp.output;
+    auto group = run({"organization"});
+    EXPECT_EQ(group.code, 2);
+    EXPECT_NE(group.output.find("choose one of: list, show, create"), std::string::npos) << group.output;
+}
+
+TEST_F(VserverCli, VersionOptionPrintsTheVersion) {
+    auto version = run({"--version"});
+    EXPECT_EQ(version.code, 0);
+    EXPECT_EQ(version.output, "vserver 3.11.1\n");
+}
+
+TEST_F(VserverCli, UnknownOptionsAndStrayArgumentsAreRefusedAndWriteNothing) {
+    ASSERT_EQ(
+        run({"new", "--user", "--name", "strict", "--non-interactive", "--port", std::to_string(port_)}).code,
+        0);
+    const std::string data = home_.path() + "/data/dataquality/server/strict";
+    auto typo = run({"start", "--user", "--name", "strict", "--atach"});
+    EXPECT_EQ(typo.code, 2);
+    EXPECT_NE(typo.output.find("vserver start: unknown option --atach; did you mean --attach?"),
+              std::string::npos)
+        << typo.output;
+    auto stray = run({"start", "--user", "--name", "strict", "now"});
+    EXPECT_EQ(stray.code, 2);
+    EXPECT_NE(stray.output.find("vserver start: unexpected argument 'now'"), std::string::npos) << stray.output;
+    EXPECT_FALSE(Poco::File(data).exists()) << "a refused start made " << data;
+
+    // A plugin command on a server that has a database: refused before it is opened.
+    ASSERT_EQ(run({"start", "--user", "--name", "strict"}).code, 0);
+    ASSERT_EQ(run({"stop", "--user", "--name", "strict"}).code, 0);
+    auto pluginTypo = run({"organization", "create", "--user", "--name", "strict", "--organization-name", "Typo",
+                           "--contry", "NL"});
+    EXPECT_EQ(pluginTypo.code, 2);
+    EXPECT_NE(pluginTypo.output.find("vserver organization create: unknown option --contry; did you mean --country?"),
+              std::string::npos)
+        << pluginTypo.output;
+    auto pluginStray =
+        run({"organization", "create", "--user", "--name", "strict", "--organization-name", "Stray", "extra"});
+    EXPECT_EQ(pluginStray.code, 2);
+    EXPECT_NE(pluginStray.output.find("unexpected argument 'extra'"), std::string::npos) << pluginStray.output;
+    auto twice = run({"organization", "create", "--user", "--name", "strict", "--name", "Foo Org"});
+    EXPECT_EQ(twice.code, 2) << twice.output;
+    auto list = run({"organization", "list", "--user", "--name", "strict"});
+    ASSERT_EQ(list.code, 0) << list.output;
+    EXPECT_EQ(list.output.find("Typo"), std::string::npos) << list.output;
+    EXPECT_EQ(list.output.find("Stray"), std::string::npos) << list.output;
+    EXPECT_EQ(list.output.find("Foo Org"), std::string::npos) << list.output;
+}
+
+TEST_F(VserverCli, ConfigFileOfTheUserLevelReachesTheRunningServersDatabase) {
+    ASSERT_EQ(run({"new", "--user", "--name", "lab", "--non-interactive", "--port", std::to_string(port_)}).code,
+              0);
+    ASSERT_EQ(run({"start", "--user", "--name", "lab"}).code, 0);
+    const std::string config = home_.path() + "/config/dataquality/server/lab.yaml";
+    auto create = run({"organization", "create", "--config", config, "--organization-name", "Reached"});
+    ASSERT_EQ(create.code, 0) << create.output;
+
+    Poco::Net::HTTPClientSession session("127.0.0.1", port_);
+    Poco::Net::HTTPRequest login("POST", "/api/token/user");
+    std::string body = R"({"username": "root", "password": "root"})";
+    login.setContentType("application/json");
+    login.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(login) << body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    auto tokenAt = answer.find("\"access_token\":\"");
+    ASSERT_NE(tokenAt, std::string::npos) << answer;
+    auto token = answer.substr(tokenAt + 16, answer.find('"', tokenAt + 16) - tokenAt - 16);
+    Poco::Net::HTTPRequest list("GET", "/api/organization");
+    list.set("Authorization", "Bearer " + token);
+    session.sendRequest(list);
+    std::string organizations;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), organizations);
+    EXPECT_NE(organizations.find("Reached"), std::string::npos) << organizations;
+    EXPECT_FALSE(Poco::File(home_.path() + "/var/lab").exists()) << "--config used the system-level data folder";
+
+    auto contradiction = run({"organization", "list", "--config", config, "--system"});
+    EXPECT_EQ(contradiction.code, 1);
+    EXPECT_NE(contradiction.output.find("is a user-level configuration; drop --system"), std::string::npos)
+        << contradiction.output;
+}
+
+TEST_F(VserverCli, DatabaseCommandsOnANeverStartedServerCreateNothing) {
+    ASSERT_EQ(run({"new", "--user", "--name", "fresh", "--non-interactive"}).code, 0);
+    const std::string data = home_.path() + "/data/dataquality/server/fresh";
+    for (const auto& command : std::vector<std::vector<std::string>>{
+             {"organization", "list", "--user", "--name", "fresh"},
+             {"organization", "create", "--user", "--name", "fresh", "--organization-name", "Lost"},
+             {"shell", "--user", "--name", "fresh", "-c", "/dev/null"}}) {
+        auto r = run(command);
+        EXPECT_EQ(r.code, 1) << r.output;
+        EXPECT_NE(r.output.find("server fresh has no database yet: looked for " + data + "/fresh.sqlite"),
+                  std::string::npos)
+            << r.output;
+        EXPECT_NE(r.output.find("vserver start"), std::string::npos) << r.output;
+    }
+    EXPECT_FALSE(Poco::File(data).exists()) << data;
+}
+
+TEST_F(VserverCli, PluginOptionThatChoosesTheServerIsRefusedNamingThePlugin) {
+    std::string config = home_.path() + "/reserved.yaml";
+    std::ofstream(config) << "application:\n  uri: sqlite:///reserved.sqlite\n  plugins:\n"
+                          << "    enabled: [reserved_option]\n    folders: [" << DQ_FIXTURE_DIR << "]\n";
+    auto r = run({"plugins", "--config", config, "--data-dir", home_.path() + "/reserved"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("plugin 'reserved_option': command 'thing create' declares the option --name"),
+              std::string::npos)
+        << r.output;
+}
+
+TEST_F(VserverCli, StartLogsWarningsAndStartAndStopLinesAndListShowsUrlAndPid) {
+    ASSERT_EQ(run({"new", "--user", "--name", "ops", "--non-interactive", "--port", std::to_string(port_)}).code,
+              0);
+    const std::string config = home_.path() + "/config/dataquality/server/ops.yaml";
+    std::ofstream(config, std::ios::app) << "  colour: blue\n";
+    auto start = run({"start", "--user", "--name", "ops"});
+    ASSERT_EQ(start.code, 0) << start.output;
+    EXPECT_NE(start.output.find("vserver start: warning: "), std::string::npos) << start.output;
+    EXPECT_NE(start.output.find("colour"), std::string::npos) << start.output;
+
+    auto list = run({"list"});
+    const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/api";
+    std::string pid;
+    std::ifstream(home_.path() + "/data/dataquality/server/ops/ops.pid") >> pid;
+    EXPECT_NE(list.output.find(url), std::string::npos) << list.output;
+    EXPECT_NE(list.output.find(" " + pid + " "), std::string::npos) << list.output;
+
+    auto running = run({"remove", "--user", "--name", "ops"});
+    EXPECT_EQ(running.code, 1);
+    EXPECT_NE(running.output.find("is running"), std::string::npos) << running.output;
+    EXPECT_TRUE(Poco::File(config).exists());
+    ASSERT_EQ(run({"stop", "--user", "--name", "ops"}).code, 0);
+
+    std::stringstream log;
+    log << std::ifstream(home_.path() + "/data/dataquality/server/ops/ops.log").rdbuf();
+    EXPECT_NE(log.str().find("colour"), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("dataquality-server started: version 3.11.1, configuration " + config +
+                             ", environment application, database sqlite:///"),
+              std::string::npos)
+        << log.str();
+    EXPECT_NE(log.str().find("plugins organizations"), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("serving " + url), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("dataquality-server stopped on SIGTERM"), std::string::npos) << log.str();
+
+    auto attach = run({"attach", "--user", "--name", "ops"});
+    EXPECT_EQ(attach.code, 0);
+    EXPECT_NE(attach.output.find("server ops is not running"), std::string::npos) << attach.output;
+    EXPECT_NE(attach.output.find("why it stopped: it stopped cleanly: dataquality-server stopped on SIGTERM"),
+              std::string::npos)
+        << attach.output;
+
+    auto removed = run({"remove", "--user", "--name", "ops"});
+    EXPECT_EQ(removed.code, 0) << removed.output;
+    EXPECT_FALSE(Poco::File(config).exists());
+    EXPECT_NE(removed.output.find("kept its data"), std::string::npos) << removed.output;
+    EXPECT_TRUE(Poco::File(home_.path() + "/data/dataquality/server/ops").exists());
+}
+
+TEST_F(VserverCli, RemoveWithDataDeletesTheDataFolder) {
+    ASSERT_EQ(run({"new", "--user", "--name", "gone", "--non-interactive", "--port", std::to_string(port_)}).code,
+              0);
+    ASSERT_EQ(run({"start", "--user", "--name", "gone"}).code, 0);
+    ASSERT_EQ(run({"stop", "--user", "--name", "gone"}).code, 0);
+    auto removed = run({"remove", "--user", "--name", "gone", "--data"});
+    EXPECT_EQ(removed.code, 0) << removed.output;
+    EXPECT_FALSE(Poco::File(home_.path() + "/config/dataquality/server/gone.yaml").exists());
+    EXPECT_FALSE(Poco::File(home_.path() + "/data/dataquality/server/gone").exists());
 }
 
 TEST_F(VserverCli, PluginCommandsWorkOnTheConfiguredDatabaseWithoutAServer) {
-    ASSERT_EQ(run({"new", "--user", "--name", "admin", "--non-interactive"}).code, 0);
-    // With --config, --name is free for the command itself (here: the organization's name).
+    ASSERT_EQ(run({"new", "--user", "--name", "admin", "--non-interactive", "--port", std::to_string(port_)}).code,
+              0);
+    ASSERT_EQ(run({"start", "--user", "--name", "admin"}).code, 0); // makes the database
+    ASSERT_EQ(run({"stop", "--user", "--name", "admin"}).code, 0);
     std::string config = home_.path() + "/config/dataquality/server/admin.yaml";
-    auto create = run({"organization", "create", "--config", config, "--name", "Clinic", "--country", "NL"});
+    auto create = run({"organization", "create", "--config", config, "--organization-name", "Clinic", "--country", "NL"});
     ASSERT_EQ(create.code, 0) << create.output;
     auto list = run({"organization", "list", "--config", config});
     EXPECT_NE(list.output.find("Clinic"), std::string::npos) << list.output;

@@ -33,7 +33,7 @@ application:
   logging: {level: WARNING, use_console: true}
   plugins:
     enabled: [organizations, hello]
-    folders: [$work/hello/build, $build/plugins-out]
+    folders: [$work/hello/build]
     settings:
       hello: {greeting: Hoi}
 YAML

@@ -179,6 +179,7 @@ TestServer::TestServer(Options options) : impl_(std::make_unique<Impl>()) {
     std::ofstream(impl_->configFile) << yaml.str();
 
     auto config = kernel::ServerConfig::load(impl_->configFile);
+    config.plugins.folders.push_back(DQ_PLUGIN_BUILD_DIR);
     impl_->kernel = std::make_unique<kernel::Kernel>(config, impl_->folder.path());
     impl_->kernel->load();
     impl_->kernel->start();
@@ -288,7 +289,9 @@ const sdk::CommandDecl* TestServer::command(const std::vector<std::string>& path
 }
 
 void TestServer::startAnotherKernel() {
-    kernel::Kernel again(kernel::ServerConfig::load(impl_->configFile), impl_->folder.path());
+    auto config = kernel::ServerConfig::load(impl_->configFile);
+    config.plugins.folders.push_back(DQ_PLUGIN_BUILD_DIR);
+    kernel::Kernel again(config, impl_->folder.path());
     again.load();
     again.start();
     again.shutdown();

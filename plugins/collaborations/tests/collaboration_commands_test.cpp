@@ -11,7 +11,7 @@ TEST_P(CollaborationCommands, CreateMakesCollaborationThatTheApiShows) {
     Federation f(server());
     auto a = f.organization("Org A");
     auto b = f.organization("Org B");
-    auto created = vserver(f.s, "collaboration create --name Cli --organizations " + std::to_string(a) + "," +
+    auto created = vserver(f.s, "collaboration create --collaboration-name Cli --organizations " + std::to_string(a) + "," +
                                     std::to_string(b));
     ASSERT_EQ(created.exitCode, 0) << created.output;
     EXPECT_NE(created.output.find("Created collaboration"), std::string::npos) << created.output;
@@ -35,7 +35,7 @@ TEST_P(CollaborationCommands, EncryptedFlagMakesEncryptedCollaboration) {
     Federation f(server());
     auto a = f.organization("Org A");
     auto created =
-        vserver(f.s, "collaboration create --encrypted --name Secret --organizations " + std::to_string(a));
+        vserver(f.s, "collaboration create --encrypted --collaboration-name Secret --organizations " + std::to_string(a));
     ASSERT_EQ(created.exitCode, 0) << created.output;
     auto listed = f.s.get("/collaboration?name=Secret", f.root);
     ASSERT_EQ(listed.status, 200) << listed.body;
@@ -47,10 +47,10 @@ TEST_P(CollaborationCommands, RefusesDuplicateNamesUnknownOrganizationsAndUnknow
     Federation f(server());
     auto a = f.organization("Org A");
     f.collaboration("Taken", {a});
-    auto duplicate = vserver(f.s, "collaboration create --name Taken --organizations " + std::to_string(a));
+    auto duplicate = vserver(f.s, "collaboration create --collaboration-name Taken --organizations " + std::to_string(a));
     EXPECT_NE(duplicate.exitCode, 0);
     EXPECT_NE(duplicate.output.find("already exists"), std::string::npos) << duplicate.output;
-    auto unknown = vserver(f.s, "collaboration create --name New --organizations 9999");
+    auto unknown = vserver(f.s, "collaboration create --collaboration-name New --organizations 9999");
     EXPECT_NE(unknown.exitCode, 0);
     EXPECT_NE(unknown.output.find("9999"), std::string::npos) << unknown.output;
     EXPECT_EQ(f.s.get("/collaboration?name=New", f.root).body, "[]");

@@ -40,7 +40,7 @@ TEST_P(NodeCommands, CreateUsesTheGivenKeyAndRefusesASecondNode) {
     const std::string key = "0d2b5f2e-1c1a-4c7e-9d1a-aa0000000001";
     const std::string args =
         "node create --organization-id " + std::to_string(a) + " --collaboration-id " + std::to_string(x);
-    auto created = vserver(f.s, args + " --name mine --api-key " + key);
+    auto created = vserver(f.s, args + " --node-name mine --api-key " + key);
     ASSERT_EQ(created.exitCode, 0) << created.output;
     EXPECT_NE(f.nodeToken(key), "");
     auto again = vserver(f.s, args);

@@ -84,6 +84,17 @@ protected:
             << "    use_console: false\n"
             << "  plugins:\n"
             << "    enabled: [organizations, roles, users, collaborations, nodes, tasks]\n";
+        // The database, as the server's first start makes it: the shell never creates one.
+        dq::kernel::Kernel first(serverConfig(), folder_.path());
+        first.load();
+        first.start();
+        first.shutdown();
+    }
+
+    dq::kernel::ServerConfig serverConfig() const {
+        auto config = dq::kernel::ServerConfig::load(config_);
+        config.plugins.folders.push_back(DQ_PLUGIN_BUILD_DIR);
+        return config;
     }
     void TearDown() override {
         if (kernel_)
@@ -117,8 +128,7 @@ protected:
 
     /// Starts the server on the same configuration (after the shell has finished).
     void startServer() {
-        auto config = dq::kernel::ServerConfig::load(config_);
-        kernel_ = std::make_unique<dq::kernel::Kernel>(config, folder_.path());
+        kernel_ = std::make_unique<dq::kernel::Kernel>(serverConfig(), folder_.path());
         kernel_->load();
         kernel_->start();
         kernel_->serve();

@@ -17,6 +17,7 @@
 namespace dq::kernel {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -327,6 +328,13 @@ TEST_F(PluginHostTest, ReportsEveryConflictingDeclaration) {
     EXPECT_THAT(problems, Contains(HasSubstr("command 'shared run'" + both)));
     EXPECT_THAT(problems, Contains(HasSubstr("rule shared:GLOBAL:VIEW" + both)));
     EXPECT_EQ(problems.size(), 4u);
+}
+
+TEST_F(PluginHostTest, RefusesACommandOptionThatChoosesTheServerNamingThePlugin) {
+    EXPECT_THAT(loadProblems({"reserved_option"}),
+                ElementsAre(AllOf(HasSubstr("plugin 'reserved_option'"), HasSubstr("command 'thing create'"),
+                                  HasSubstr("--name"), HasSubstr("rename the option"))));
+    EXPECT_TRUE(catalog_.commands().empty());
 }
 
 TEST_F(PluginHostTest, ReportsAllProblemsAtOnce) {
