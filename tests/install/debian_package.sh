@@ -17,7 +17,7 @@ contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/vserver ./usr/lib/libdqsdk.so.1 ./usr/lib/systemd/system/dataquality-server@.service \
     ./usr/share/doc/dataquality-server/copyright ./usr/share/doc/dataquality-server/changelog.gz \
     ./usr/share/doc/dataquality-server/operations.md ./usr/share/dataquality/config/server.yaml; do
-    grep -q " $f\$" <<<"$contents" || fail "$f is not in $deb"
+    grep -qE " $f( -> .*)?\$" <<<"$contents" || fail "$f is not in $deb"
 done
 for p in organizations roles users collaborations nodes tasks vpn smtp; do
     grep -q " ./usr/lib/dataquality/plugins/lib$p.so\$" <<<"$contents" || fail "plugin $p is not in $deb"
@@ -26,7 +26,7 @@ grep -q "include/dq" <<<"$contents" && fail "the SDK headers belong in the -dev 
 dpkg-deb -c "$dev" | grep -q " ./usr/include/dq/sdk/plugin.h$" || fail "the -dev package has no SDK headers"
 dpkg-deb -c "$dev" | grep -q " ./usr/lib/cmake/DqSdk/DqSdkConfig.cmake$" || fail "the -dev package has no CMake package"
 depends=$(dpkg-deb -f "$deb" Depends)
-for d in libpoco adduser libyaml-cpp libpq5 libc6; do
+for d in libpocofoundation libpocodatapostgresql libpocodatasqlite adduser libyaml-cpp libc6; do
     [[ $depends == *"$d"* ]] || fail "Depends lacks $d: $depends"
 done
 dpkg-deb -e "$deb" "$work/control"
@@ -39,7 +39,7 @@ for line in "ExecStart=/usr/bin/vserver start --foreground --system --name %i" "
 done
 
 echo "-- lintian"
-lintian --no-tag-display-limit "$deb" "$dev" >"$work/lintian.log" 2>&1 || true
+lintian --tag-display-limit 0 "$deb" "$dev" >"$work/lintian.log" 2>&1 || true
 grep -E "^E: " "$work/lintian.log" && fail "lintian reports errors"
 cat "$work/lintian.log"
 
