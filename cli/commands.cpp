@@ -84,7 +84,7 @@ const std::vector<BuiltIn>& builtIns() {
           "show the live log of a server (the last lines, and why it stopped, when it runs no more)",
           "Follows the log of a running server in this terminal; Ctrl-C detaches. For a server that\n"
           "is not running, prints the last lines of its log and why it stopped, then exits.",
-          {{"lines", "lines of the log to show first", false, false, "20", "N"}}},
+          {{"lines", "lines of the log of a stopped server to show", false, false, "20", "N"}}},
          attachCommand},
         {{{"list"},
           "list the server configurations: status, URL, pid",

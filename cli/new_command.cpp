@@ -205,11 +205,18 @@ int newCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
                                      (system ? " (use --user for your own folder)" : ""));
         outFile << yaml.c_str() << "\n";
         outFile.close();
-        // The file holds the JWT secret and maybe mail passwords.
         Poco::File(file).setWriteable(true);
-        ::chmod(file.c_str(), 0600);
+        // The file holds the JWT secret and maybe mail passwords: its owner only, and the group of a
+        // folder shared with the service user (the package's /etc/dataquality/server is setgid
+        // dataquality), which must read it.
+        struct stat folderStat {};
+        bool shared = system && ::stat(folder.c_str(), &folderStat) == 0 && folderStat.st_gid != 0 &&
+                      (folderStat.st_mode & S_ISGID);
+        ::chmod(file.c_str(), shared ? 0640 : 0600);
         out << "wrote " << file << "\nstart it with: vserver start --name " << name
             << (system ? "" : " --user") << "\n";
+        if (shared)
+            out << "or as a service: systemctl enable --now dataquality-server@" << name << "\n";
         return 0;
     } catch (const std::exception& e) {
         return fail(err, "new", e);
