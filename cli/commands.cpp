@@ -82,9 +82,10 @@ const std::vector<BuiltIn>& builtIns() {
          filesCommand},
         {{{"attach"},
           "show the live log of a server (the last lines, and why it stopped, when it runs no more)",
-          "Follows the log of a running server in this terminal; Ctrl-C detaches. For a server that\n"
-          "is not running, prints the last lines of its log and why it stopped, then exits.",
-          {{"lines", "lines of the log of a stopped server to show", false, false, "20", "N"}}},
+          "Shows the last lines of a running server's log and follows it in this terminal; Ctrl-C\n"
+          "detaches. For a server that is not running, prints the last lines of its log and why it\n"
+          "stopped, then exits.",
+          {{"lines", "how many of the log's last lines to show", false, false, "20", "N"}}},
          attachCommand},
         {{{"list"},
           "list the server configurations: status, URL, pid",

@@ -92,7 +92,7 @@ bool answers(const kernel::ServerConfig& config) {
     }
 }
 
-std::string tail(const std::string& file, std::size_t lines) {
+std::string tail(const std::string& file, std::size_t lines, const std::string& indent = "  ") {
     std::ifstream in(file);
     std::vector<std::string> all;
     std::string line;
@@ -100,7 +100,7 @@ std::string tail(const std::string& file, std::size_t lines) {
         all.push_back(line);
     std::string out;
     for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
-        out += "  " + all[i] + "\n";
+        out += indent + all[i] + "\n";
     return out;
 }
 
@@ -129,13 +129,16 @@ std::string whyStopped(const std::string& log, const std::string& console) {
     return "it ended without a stop line (killed, or the machine went down); see " + console;
 }
 
-/// Prints what is appended to `file` until interrupted or until `pid` exits.
-int follow(const std::string& file, std::ostream& out, pid_t pid) {
+/// Prints what is appended to `file` until interrupted or until `pid` exits; with `fromEnd`, only
+/// what comes after now.
+int follow(const std::string& file, std::ostream& out, pid_t pid, bool fromEnd = false) {
     static volatile std::sig_atomic_t stop = 0;
     std::signal(SIGINT, [](int) { stop = 1; });
     std::ifstream in(file);
     if (!in)
         throw std::runtime_error("no log file at " + file);
+    if (fromEnd)
+        in.seekg(0, std::ios::end);
     std::string line;
     while (!stop) {
         while (std::getline(in, line))
@@ -383,7 +386,8 @@ int attachCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
                 << tail(log, lines) << "why it stopped: " << whyStopped(log, consoleOutputFile(instance)) << "\n";
             return 0;
         }
-        follow(log, out, *pid);
+        out << tail(log, lines, "");
+        follow(log, out, *pid, true);
         if (!alive(*pid))
             out << "server " << instance.name << " stopped: " << whyStopped(log, consoleOutputFile(instance))
                 << "\n";
