@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A long fuzz run of every libFuzzer target (JSON body reader, list query parameters, router,
-# token verifier), by hand; ./scripts/test runs the same targets for 12 s each.
+# token verifier), by hand; ./scripts/test runs the same targets for 11 s each.
 #   bench/fuzz/run.sh [SECONDS_PER_TARGET] [BUILD_DIR]     (default: 1800 s, build)
 # Needs clang (Debian: clang, libclang-rt-14-dev); the main build builds the targets into
 # BUILD_DIR/fuzz when clang is installed. New inputs are kept in bench/fuzz/work/<target>; a

@@ -69,7 +69,7 @@ bool nameTaken(RequestContext& ctx, const std::string& name, Id except) {
 
 /// The ids without duplicates. vantage6 silently drops unknown ones; a typo would then leave an
 /// organization out of the collaboration unnoticed, so an unknown id is a 400 naming it.
-std::vector<Id> existingOrganizations(RequestContext& ctx, const std::vector<Id>& ids) {
+std::vector<Id> knownOrganizations(RequestContext& ctx, const std::vector<Id>& ids) {
     std::vector<Id> out;
     std::vector<std::string> unknown;
     for (Id id : ids) {
@@ -127,7 +127,7 @@ Response createCollaboration(RequestContext& ctx) {
     if (nameTaken(ctx, *name, 0))
         throw BadRequest("Collaboration name '" + *name + "' already exists!");
     ctx.require("collaboration", Operation::Create);
-    auto members = existingOrganizations(ctx, *organizationIds);
+    auto members = knownOrganizations(ctx, *organizationIds);
 
     // vantage6 reads `encrypted == 1`, so a collaboration created over the API without the field
     // is not encrypted, although the column default is.
@@ -169,7 +169,7 @@ Response patchCollaboration(RequestContext& ctx) {
         ctx.store().update("collaboration", id, changes);
     if (organizationIds)
         ctx.store().setAssociated("collaboration", id, "organizations",
-                                  existingOrganizations(ctx, *organizationIds));
+                                  knownOrganizations(ctx, *organizationIds));
     return Response::json(ctx.serialize("collaboration", *ctx.store().find("collaboration", id)));
 }
 
