@@ -12,7 +12,9 @@
 #include <Poco/Timestamp.h>
 #include <Poco/UUIDGenerator.h>
 #include <dq/sdk/http.h>
+#include <cmath>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 namespace dq::kernel {
@@ -21,6 +23,29 @@ namespace {
 
 Poco::Int64 nowSeconds() {
     return Poco::Timestamp().epochTime();
+}
+
+/// A time claim (`exp`, `nbf`) as whole seconds, if present. A correctly signed token may still
+/// carry a string or a number beyond 64 bits there; that is an invalid token (401), not a 500.
+std::optional<Poco::Int64> timeClaim(const Poco::JSON::Object::Ptr& claims, const std::string& name) {
+    if (!claims->has(name))
+        return std::nullopt;
+    auto value = claims->get(name);
+    if (auto seconds = sdk::integerValue(value))
+        return seconds;
+    // PyJWT accepts float times; so do we, within 64 bits.
+    if (!value.isBoolean() && value.isNumeric() && !value.isInteger()) {
+        double d = value.convert<double>();
+        if (std::isfinite(d) && d > -9.2e18 && d < 9.2e18)
+            return static_cast<Poco::Int64>(std::floor(d));
+    }
+    throw sdk::Unauthorized("Invalid token: its '" + name + "' claim is not a time in whole seconds");
+}
+
+/// A text claim, or "" when absent or not a string (null, a number, an object ...).
+std::string textClaim(const Poco::JSON::Object::Ptr& claims, const std::string& name) {
+    auto value = claims->has(name) ? claims->get(name) : Poco::Dynamic::Var();
+    return value.isString() ? value.extract<std::string>() : std::string();
 }
 
 /// Every Poco digest (so every JWT signed or checked) takes a reference on Poco's OpenSSL
@@ -115,8 +140,7 @@ Poco::JSON::Object::Ptr TokenService::verifyPurpose(const std::string& purpose, 
     } catch (const sdk::Unprocessable& e) {
         throw sdk::BadRequest(std::string("Invalid token: ") + e.what());
     }
-    if (claims->optValue<std::string>("type", "") != "purpose" ||
-        claims->optValue<std::string>("purpose", "") != purpose)
+    if (textClaim(claims, "type") != "purpose" || textClaim(claims, "purpose") != purpose)
         throw sdk::BadRequest("Invalid token: it was not issued for " + purpose);
     return claims;
 }
@@ -134,9 +158,9 @@ Poco::JSON::Object::Ptr TokenService::verifySignature(const std::string& text) c
     }
     Poco::JSON::Object::Ptr claims = new Poco::JSON::Object(token.payload());
     auto now = nowSeconds();
-    if (claims->has("exp") && claims->getValue<Poco::Int64>("exp") <= now)
+    if (auto exp = timeClaim(claims, "exp"); exp && *exp <= now)
         throw sdk::Unauthorized("Token has expired");
-    if (claims->has("nbf") && claims->getValue<Poco::Int64>("nbf") > now + 5)
+    if (auto nbf = timeClaim(claims, "nbf"); nbf && *nbf > now + 5)
         throw sdk::Unprocessable("The token is not yet valid (nbf)");
     return claims;
 }
@@ -144,8 +168,8 @@ Poco::JSON::Object::Ptr TokenService::verifySignature(const std::string& text) c
 VerifiedToken TokenService::verify(const std::string& text) const {
     VerifiedToken out;
     out.claims = verifySignature(text);
-    out.type = out.claims->optValue<std::string>("type", "");
-    out.clientType = out.claims->optValue<std::string>("client_type", "");
+    out.type = textClaim(out.claims, "type");
+    out.clientType = textClaim(out.claims, "client_type");
     if (out.type.empty() || out.clientType.empty() || !out.claims->has("sub"))
         throw sdk::Unprocessable("Invalid token: missing claims");
     return out;

@@ -19,6 +19,26 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
     return out;
 }
 
+/// Text longer than its field's declared maxLength: a 400 naming each such field.
+void refuseTooLong(const sdk::ModelDecl& m, const std::map<std::string, sdk::Value>& values,
+                   const std::string& action) {
+    std::map<std::string, std::string> errors;
+    std::string summary;
+    for (const auto& f : m.fields()) {
+        auto it = values.find(f.name);
+        if (f.maxLength == 0 || it == values.end() || !it->second.isString())
+            continue;
+        auto length = sdk::characterCount(it->second.extract<std::string>());
+        if (length <= f.maxLength)
+            continue;
+        errors[f.name] = "at most " + std::to_string(f.maxLength) + " characters";
+        summary += (summary.empty() ? "" : "; ") + f.name + " has " + std::to_string(length) +
+                   " characters, at most " + std::to_string(f.maxLength) + " are allowed";
+    }
+    if (!errors.empty())
+        throw sdk::BadRequest("Cannot " + action + " " + m.name() + ": " + summary, errors);
+}
+
 std::string article(const std::string& noun) {
     return !noun.empty() && std::string("aeiou").find(noun[0]) != std::string::npos ? "An" : "A";
 }
@@ -217,6 +237,7 @@ void SqlStore::rethrowConstraint(const sdk::ModelDecl& m, const std::string& mes
 
 void SqlStore::requireValues(const sdk::ModelDecl& m, const std::map<std::string, sdk::Value>& values,
                              bool allColumns, const std::string& action) const {
+    refuseTooLong(m, values, action);
     std::map<std::string, std::string> missing;
     for (const auto& c : schema::columnsOf(m)) {
         if (c.nullable || c.name == "id")

@@ -67,11 +67,15 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
     applyFilters(request_, *decl, catalog_.filtersOf(model), base);
     applySort(request_, *decl, base);
     auto total = store_.count(model, base);
-    if (page.perPage) {
-        base.limit = *page.perPage;
-        base.offset = (page.page - 1) * *page.perPage;
+    auto window = pageWindow(page, total);
+    std::vector<sdk::Record> records;
+    if (window && window->limit > 0) {
+        if (page.perPage) {
+            base.limit = window->limit;
+            base.offset = window->offset;
+        }
+        records = store_.select(model, base);
     }
-    auto records = store_.select(model, base);
     // The page's relation ids in a few queries; valid only while the page is rendered, as a
     // handler may change relations afterwards.
     prefetched_ = serializer_.prefetch(store_, model, records);

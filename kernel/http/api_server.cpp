@@ -352,15 +352,26 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
     const auto& sub = token.claims->get("sub");
     if (token.clientType == "container") {
         if (sub.type() != typeid(Poco::JSON::Object::Ptr))
-            throw sdk::Unprocessable("Invalid container token: its subject is not an identity object");
+            throw sdk::Unauthorized("Invalid container token: its subject is not an identity object");
         auto s = sub.extract<Poco::JSON::Object::Ptr>();
+        // Signed by us, but read as carefully as any input: a wrong type is a 401, never a 500.
+        auto id = [&](const char* name) -> sdk::Id {
+            auto value = s->has(name) ? sdk::integerValue(s->get(name), {0, sdk::kMaxId}) : sdk::Id(0);
+            if (!value)
+                throw sdk::Unauthorized(std::string("Invalid container token: '") + name + "' is not an id");
+            return *value;
+        };
+        auto text = [&](const char* name) {
+            auto value = s->has(name) ? s->get(name) : Poco::Dynamic::Var();
+            return value.isString() ? value.extract<std::string>() : std::string();
+        };
         identity.kind = sdk::ClientKind::Container;
-        identity.id = s->optValue<Poco::Int64>("node_id", 0);
-        identity.organizationId = s->optValue<Poco::Int64>("organization_id", 0);
-        identity.collaborationId = s->optValue<Poco::Int64>("collaboration_id", 0);
-        identity.taskId = s->optValue<Poco::Int64>("task_id", 0);
-        identity.image = s->optValue<std::string>("image", "");
-        identity.database = s->optValue<std::string>("database", "");
+        identity.id = id("node_id");
+        identity.organizationId = id("organization_id");
+        identity.collaborationId = id("collaboration_id");
+        identity.taskId = id("task_id");
+        identity.image = text("image");
+        identity.database = text("database");
         identity.name = "container of task " + std::to_string(*identity.taskId);
     } else {
         sdk::ClientKind kind;
@@ -374,9 +385,10 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
         } else {
             throw sdk::Unprocessable("Invalid token: unknown client type '" + token.clientType + "'");
         }
-        if (!sub.isInteger())
-            throw sdk::Unprocessable("Invalid token: subject is not an id");
-        auto id = sub.convert<Poco::Int64>();
+        auto subject = sdk::integerValue(sub, sdk::kIdRange);
+        if (!subject)
+            throw sdk::Unauthorized("Invalid token: its subject is not an id");
+        auto id = *subject;
         auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(serviceName));
         auto resolved = provider ? provider->resolve(store, id) : std::nullopt;
         if (!resolved)

@@ -5,19 +5,35 @@
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 #include <algorithm>
+#include <limits>
 
 namespace dq::kernel {
 
 namespace {
 
-std::int64_t positive(const sdk::Request& request, const std::string& name) {
-    auto text = request.query(name);
-    Poco::Int64 value = 0;
-    if (!Poco::NumberParser::tryParse64(*text, value) || value <= 0)
-        throw sdk::BadRequest("Query parameter '" + name + "' must be a positive integer, got '" + *text +
-                                  "'",
-                              {{name, "expected a positive integer"}});
-    return value;
+constexpr std::size_t kMaxLinkHeader = 8192;
+
+/// What `sort` accepts: the id, every non-secret field and every to-one relation shown in the JSON
+/// (by its name, sorting by the related id; also by its `_id` column).
+std::vector<std::string> sortableNames(const sdk::ModelDecl& model) {
+    std::vector<std::string> names{"id"};
+    for (const auto& f : model.fields())
+        if (!f.secret)
+            names.push_back(f.name);
+    for (const auto& r : model.references())
+        if (r.style != sdk::RelationStyle::Hidden)
+            names.push_back(r.name);
+    return names;
+}
+
+std::optional<std::string> sortColumn(const sdk::ModelDecl& model, const std::string& name) {
+    if (name == "id")
+        return name;
+    if (const auto* f = model.findField(name))
+        return f->secret ? std::nullopt : std::optional<std::string>(name);
+    if (const auto* r = model.findReference(name); r && r->style != sdk::RelationStyle::Hidden)
+        return r->column();
+    return std::nullopt;
 }
 
 std::string pageLink(const sdk::Request& request, std::int64_t page) {
@@ -76,14 +92,28 @@ sdk::Value typedValue(const sdk::ModelDecl& model, const std::string& column, co
 } // namespace
 
 PageRequest readPage(const sdk::Request& request) {
+    const sdk::IntRange positive{1, std::numeric_limits<std::int64_t>::max()};
     PageRequest p;
-    if (request.query("page")) {
-        p.page = positive(request, "page");
+    if (auto page = request.queryInteger("page", positive)) {
+        p.page = *page;
         p.perPage = 10;
     }
-    if (request.query("per_page"))
-        p.perPage = positive(request, "per_page");
+    if (auto perPage = request.queryInteger("per_page", positive))
+        p.perPage = *perPage;
     return p;
+}
+
+std::optional<PageWindow> pageWindow(const PageRequest& page, std::int64_t total) {
+    if (!page.perPage)
+        return PageWindow{0, total};
+    // (page - 1) * per_page may not fit 64 bits: compare by division first. A page past the end is
+    // an empty page.
+    if (page.page - 1 > total / *page.perPage)
+        return std::nullopt;
+    std::int64_t offset = (page.page - 1) * *page.perPage;
+    if (offset >= total)
+        return std::nullopt;
+    return PageWindow{offset, std::min(*page.perPage, total - offset)};
 }
 
 void applyFilters(const sdk::Request& request, const sdk::ModelDecl& model,
@@ -181,12 +211,19 @@ void applySort(const sdk::Request& request, const sdk::ModelDecl& model, sdk::Qu
         }
         if (item.empty())
             continue;
-        std::string column = item[0] == '-' ? item.substr(1) : item;
-        const auto* field = model.findField(column);
-        if (column != "id" && (!field || field->secret) && !model.findReference(column))
-            throw sdk::BadRequest("Cannot sort by '" + column + "': not a field of " + model.name(),
-                                  {{"sort", "unknown field '" + column + "'"}});
-        order.push_back(item);
+        bool descending = item[0] == '-';
+        std::string name = descending ? item.substr(1) : item;
+        auto column = sortColumn(model, name);
+        if (!column) {
+            std::string allowed;
+            for (const auto& s : sortableNames(model))
+                allowed += (allowed.empty() ? "" : ", ") + s;
+            std::string shown = name.size() > 40 ? name.substr(0, 40) + "..." : name;
+            throw sdk::BadRequest("Cannot sort " + model.name() + " by '" + shown + "'; sort by one of: " +
+                                      allowed + " (prefix '-' for descending)",
+                                  {{"sort", "unknown field '" + shown + "'; allowed: " + allowed}});
+        }
+        order.push_back((descending ? "-" : "") + *column);
         item.clear();
     }
     query.orderBy = order;
@@ -195,7 +232,8 @@ void applySort(const sdk::Request& request, const sdk::ModelDecl& model, sdk::Qu
 sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
                            Poco::JSON::Array::Ptr items) {
     std::int64_t perPage = page.perPage.value_or(std::max<std::int64_t>(total, 1));
-    std::int64_t last = std::max<std::int64_t>(1, (total + perPage - 1) / perPage);
+    // Not (total + perPage - 1) / perPage: per_page may be as large as 2^63 - 1.
+    std::int64_t last = total == 0 ? 1 : (total - 1) / perPage + 1;
     std::vector<std::pair<std::string, std::int64_t>> links{{"first", 1}};
     if (page.page > 1)
         links.push_back({"previous", page.page - 1});
@@ -221,7 +259,10 @@ sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page,
         response.body = items;
     }
     response.headers["total-count"] = std::to_string(total);
-    response.headers["Link"] = header;
+    // Each link repeats the query: with a query of kilobytes the header outgrows what HTTP clients
+    // read (Poco: 8 KB per header, Python: 64 KB per line). The body's links stay complete.
+    if (header.size() <= kMaxLinkHeader)
+        response.headers["Link"] = header;
     return response;
 }
 

@@ -23,6 +23,7 @@ public:
         name.name = "name";
         name.unique = true;
         name.description = "Unique name";
+        name.maxLength = 128;
         Field encrypted;
         encrypted.name = "encrypted";
         encrypted.type = FieldType::Boolean;

@@ -67,18 +67,32 @@ bool nameTaken(RequestContext& ctx, const std::string& name, Id except) {
     return false;
 }
 
-/// Ids of organizations that exist; vantage6 silently drops unknown ones.
-std::vector<Id> existingOrganizations(RequestContext& ctx, const std::vector<Id>& ids) {
+/// The ids without duplicates. vantage6 silently drops unknown ones; a typo would then leave an
+/// organization out of the collaboration unnoticed, so an unknown id is a 400 naming it.
+std::vector<Id> knownOrganizations(RequestContext& ctx, const std::vector<Id>& ids) {
     std::vector<Id> out;
-    for (Id id : ids)
-        if (std::find(out.begin(), out.end(), id) == out.end() && ctx.store().find("organization", id))
-            out.push_back(id);
+    std::vector<std::string> unknown;
+    for (Id id : ids) {
+        if (std::find(out.begin(), out.end(), id) != out.end())
+            continue;
+        if (!ctx.store().find("organization", id))
+            unknown.push_back(std::to_string(id));
+        out.push_back(id);
+    }
+    if (!unknown.empty()) {
+        std::string list;
+        for (const auto& id : unknown)
+            list += (list.empty() ? "" : ", ") + id;
+        throw BadRequest("Organization id" + std::string(unknown.size() > 1 ? "s " : " ") + list +
+                             (unknown.size() > 1 ? " do" : " does") + " not exist (organization_ids)",
+                         {{"organization_ids", "unknown organization id " + list}});
+    }
     return out;
 }
 
 Id bodyId(RequestContext& ctx) {
     JsonBody body(ctx.request());
-    auto id = body.integer("id", JsonBody::Need::Required);
+    auto id = body.id("id", JsonBody::Need::Required);
     body.done();
     return *id;
 }
@@ -113,14 +127,14 @@ Response createCollaboration(RequestContext& ctx) {
     if (nameTaken(ctx, *name, 0))
         throw BadRequest("Collaboration name '" + *name + "' already exists!");
     ctx.require("collaboration", Operation::Create);
+    auto members = knownOrganizations(ctx, *organizationIds);
 
     // vantage6 reads `encrypted == 1`, so a collaboration created over the API without the field
     // is not encrypted, although the column default is.
     Record record;
     record.set("name", *name).set("encrypted", encrypted.value_or(false));
     Id id = ctx.store().insert("collaboration", record);
-    ctx.store().setAssociated("collaboration", id, "organizations",
-                              existingOrganizations(ctx, *organizationIds));
+    ctx.store().setAssociated("collaboration", id, "organizations", members);
     return Response::json(ctx.serialize("collaboration", *ctx.store().find("collaboration", id)));
 }
 
@@ -155,7 +169,7 @@ Response patchCollaboration(RequestContext& ctx) {
         ctx.store().update("collaboration", id, changes);
     if (organizationIds)
         ctx.store().setAssociated("collaboration", id, "organizations",
-                                  existingOrganizations(ctx, *organizationIds));
+                                  knownOrganizations(ctx, *organizationIds));
     return Response::json(ctx.serialize("collaboration", *ctx.store().find("collaboration", id)));
 }
 

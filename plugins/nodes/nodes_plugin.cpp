@@ -11,11 +11,13 @@ using namespace dq::sdk;
 
 namespace {
 
-Field field(std::string name, std::string description, FieldType type = FieldType::Text) {
+Field field(std::string name, std::string description, FieldType type = FieldType::Text,
+            std::size_t maxLength = 0) {
     Field f;
     f.name = std::move(name);
     f.type = type;
     f.description = std::move(description);
+    f.maxLength = maxLength;
     return f;
 }
 
@@ -51,12 +53,12 @@ public:
             ModelDecl("node")
                 .resource("/node")
                 .description("The server-side record of a node: one per organization and collaboration")
-                .field(field("name", ""))
+                .field(field("name", "", FieldType::Text, 128))
                 .field(apiKey)
                 .field(secretField("api_key_index",
                                    "HMAC-SHA256 prefix of the API key, to find the node at login"))
-                .field(field("status", "online or offline"))
-                .field(field("ip", "the node's VPN address"))
+                .field(field("status", "online or offline", FieldType::Text, 32))
+                .field(field("ip", "the node's VPN address", FieldType::Text, 64))
                 .field(
                     {"last_seen", FieldType::DateTime, true, false, false, {}, "last authenticated request"})
                 .reference({.name = "organization", .target = "organization", .backref = "nodes"})

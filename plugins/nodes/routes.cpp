@@ -79,8 +79,8 @@ Response listNodes(RequestContext& ctx) {
 
 Response createNode(RequestContext& ctx, NodesState& state) {
     JsonBody body(ctx.request());
-    auto collaborationId = body.integer("collaboration_id", JsonBody::Need::Required);
-    auto organizationId = body.integer("organization_id");
+    auto collaborationId = body.id("collaboration_id", JsonBody::Need::Required);
+    auto organizationId = body.id("organization_id");
     auto name = body.text("name");
     body.done();
 
@@ -123,8 +123,8 @@ Response patchNode(RequestContext& ctx) {
 
     JsonBody body(ctx.request());
     auto name = body.text("name");
-    auto organizationId = body.integer("organization_id");
-    auto collaborationId = body.integer("collaboration_id");
+    auto organizationId = body.id("organization_id");
+    auto collaborationId = body.id("collaboration_id");
     auto ip = body.text("ip");
     auto clearIp = body.boolean("clear_ip");
     body.done();
@@ -191,7 +191,7 @@ Response nodeLogin(RequestContext& ctx, NodesState& state) {
 
 Response resetApiKey(RequestContext& ctx, NodesState& state) {
     JsonBody body(ctx.request());
-    auto id = body.integer("id", JsonBody::Need::Required);
+    auto id = body.id("id", JsonBody::Need::Required);
     body.done();
 
     auto node = requireNode(ctx, *id);

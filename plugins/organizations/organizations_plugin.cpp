@@ -11,8 +11,10 @@ using sdk::Scope;
 namespace {
 
 /// A text field that is "" rather than null when not given, as vantage6 stores organizations.
-Field text(const std::string& name) {
-    return Field{name, FieldType::Text, true, false, false, std::string()};
+Field text(const std::string& name, std::size_t maxLength) {
+    Field f{name, FieldType::Text, true, false, false, std::string()};
+    f.maxLength = maxLength;
+    return f;
 }
 
 } // namespace
@@ -30,15 +32,16 @@ public:
         registry.model(sdk::ModelDecl(kModel)
                            .resource("/organization")
                            .description("An organization that joins collaborations and runs nodes")
-                           .field(text("name"))
-                           .field(text("domain"))
-                           .field(text("address1"))
-                           .field(text("address2"))
-                           .field(text("zipcode"))
-                           .field(text("country"))
+                           .field(text("name", 128))
+                           .field(text("domain", 255))
+                           .field(text("address1", 255))
+                           .field(text("address2", 255))
+                           .field(text("zipcode", 32))
+                           .field(text("country", 64))
                            // Base64 as the client sent it: vantage6 stores the decoded bytes and
                            // shows them encoded again, so clients see the same text either way.
-                           .field(text("public_key")));
+                           // An RSA-4096 public key in PEM, base64-encoded, is about 1 KB.
+                           .field(text("public_key", 16384)));
 
         // The order is part of the wire contract: it gives the rule ids of a fresh database.
         registry.rule({kResource, Scope::Global, Operation::View, "View any organization"});

@@ -22,8 +22,8 @@ void declareModels(sdk::Registry& registry) {
         sdk::ModelDecl("role")
             .resource("/role")
             .description("A named set of rules, global (organization null) or of one organization")
-            .field(Field{"name", FieldType::Text, false, false, false, {}, ""})
-            .field(Field{"description", FieldType::Text, true, false, false, {}, ""})
+            .field(Field{"name", FieldType::Text, false, false, false, {}, "", {}, 128})
+            .field(Field{"description", FieldType::Text, true, false, false, {}, "", {}, 1024})
             .reference(sdk::Reference{"organization", "organization", "roles", sdk::RelationStyle::Link,
                                       sdk::RelationStyle::Id, sdk::OnDelete::Cascade, true})
             // The Rule JSON of vantage6 lists only `users`, so no back-reference here.

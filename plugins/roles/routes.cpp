@@ -2,7 +2,6 @@
 // permission is 403, removing a rule from a role is saved).
 #include "roles.h"
 
-#include <Poco/NumberParser.h>
 #include <algorithm>
 
 namespace dq::plugins::roles {
@@ -131,15 +130,11 @@ Response listRoles(RequestContext& ctx) {
         base.add(Condition::raw(sql + ")", params));
     }
 
-    auto orgs = ctx.request().queryAll("organization_id");
+    auto orgs = ctx.request().queryIds("organization_id");
     if (!orgs.empty()) {
         std::string sql = "(organization_id IN (";
         std::vector<sdk::Value> params;
-        for (const auto& text : orgs) {
-            Poco::Int64 id = 0;
-            if (!Poco::NumberParser::tryParse64(text, id))
-                throw sdk::BadRequest("organization_id: expected an integer organization id, got '" + text +
-                                      "'");
+        for (Id id : orgs) {
             sql += params.empty() ? "?" : ", ?";
             params.push_back(id);
         }
@@ -158,7 +153,7 @@ Response createRole(RequestContext& ctx) {
     auto name = body.text("name", JsonBody::Need::Required);
     auto description = body.text("description", JsonBody::Need::Required);
     auto rules = body.ids("rules");
-    auto organization = body.integer("organization_id");
+    auto organization = body.id("organization_id");
     body.done();
 
     refuseReservedName(*name);

@@ -15,7 +15,7 @@ namespace {
 
 Id requiredId(RequestContext& ctx, const std::string& missing) {
     JsonBody body(ctx.request());
-    auto id = body.integer("id");
+    auto id = body.id("id");
     body.done();
     if (!id)
         throw sdk::BadRequest(missing);

@@ -10,11 +10,16 @@ using sdk::RelationStyle;
 
 namespace {
 
-sdk::Field field(const std::string& name, FieldType type = FieldType::Text) {
+sdk::Field field(const std::string& name, FieldType type = FieldType::Text, std::size_t maxLength = 0) {
     sdk::Field f;
     f.name = name;
     f.type = type;
+    f.maxLength = maxLength;
     return f;
+}
+
+sdk::Field text(const std::string& name, std::size_t maxLength) {
+    return field(name, FieldType::Text, maxLength);
 }
 
 sdk::Reference reference(const std::string& name, const std::string& target, const std::string& backref,
@@ -40,8 +45,8 @@ sdk::Reference idReference(const std::string& name, const std::string& target, c
 sdk::ModelDecl taskModel() {
     sdk::ModelDecl m("task");
     m.resource("/task").description("An algorithm run requested from the nodes of a collaboration.");
-    m.field(field("name")).field(field("description")).field(field("image"));
-    m.field(field("run_id", FieldType::Integer)).field(field("database"));
+    m.field(text("name", 255)).field(text("description", 16384)).field(text("image", 512));
+    m.field(field("run_id", FieldType::Integer)).field(text("database", 255));
     m.field(field("created_at", FieldType::DateTime));
     // Tasks outlive their collaboration, parent, initiator and user (vantage6 nulls the keys).
     m.reference(reference("collaboration", "collaboration", "tasks"));
@@ -56,7 +61,8 @@ sdk::ModelDecl resultModel() {
     sdk::ModelDecl m("result");
     m.resource("/result").description(
         "The part of a task one organization's node runs: its input and output.");
-    m.field(field("input")).field(field("result")).field(field("log")).field(field("status"));
+    // Input, result and log are the algorithm's own data, bounded only by max_body_size.
+    m.field(field("input")).field(field("result")).field(field("log")).field(text("status", 64));
     for (const char* at : {"assigned_at", "started_at", "finished_at"})
         m.field(field(at, FieldType::DateTime));
     // A result without its task is meaningless and would break every view of it.
@@ -68,7 +74,7 @@ sdk::ModelDecl resultModel() {
 sdk::ModelDecl portModel() {
     sdk::ModelDecl m("algorithmport");
     m.resource("/port").description("A port an algorithm container exposes on its node's VPN address.");
-    m.field(field("port", FieldType::Integer)).field(field("label"));
+    m.field(field("port", FieldType::Integer)).field(text("label", 255));
     m.reference(idReference("result", "result", "ports", RelationStyle::Id, OnDelete::Cascade));
     return m;
 }

@@ -1,8 +1,6 @@
 // /port and /port/<id>: the ports algorithm containers expose, registered by their node.
 #include "tasks.h"
 
-#include <Poco/NumberParser.h>
-
 namespace dq::plugins::tasks {
 
 using sdk::Condition;
@@ -41,8 +39,8 @@ Response listPorts(RequestContext& ctx) {
 
 Response createPort(RequestContext& ctx) {
     JsonBody body(ctx.request());
-    auto port = body.integer("port", JsonBody::Need::Required);
-    auto resultId = body.integer("result_id", JsonBody::Need::Required);
+    auto port = body.integer("port", JsonBody::Need::Required, {1, 65535});
+    auto resultId = body.id("result_id", JsonBody::Need::Required);
     auto label = body.text("label");
     body.done();
     auto result = resultOr404(ctx, *resultId);
@@ -59,10 +57,7 @@ Response deletePorts(RequestContext& ctx) {
     auto raw = ctx.request().query("result_id");
     if (!raw || raw->empty())
         throw sdk::BadRequest("The result_id argument is required!");
-    Poco::Int64 resultId = 0;
-    if (!Poco::NumberParser::tryParse64(*raw, resultId))
-        throw sdk::BadRequest("The result_id argument must be an integer result id, not '" + *raw + "'.");
-    auto result = resultOr404(ctx, resultId);
+    auto result = resultOr404(ctx, *ctx.request().queryId("result_id"));
     requireRunsResult(ctx, result);
     Query q;
     q.add(Condition::equal("result_id", result.id));

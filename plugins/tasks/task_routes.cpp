@@ -32,7 +32,8 @@ std::vector<Target> readTargets(JsonBody& body) {
     auto raw = body.value("organizations", Need::Required);
     if (!raw)
         return targets;
-    const char* expected = "expected a list of {\"id\": <organization id>, \"input\": <input>}";
+    const char* expected =
+        "expected a list of {\"id\": <organization id>, \"input\": <input>}, each id a positive 64-bit integer";
     if (raw->type() != typeid(Array::Ptr)) {
         body.fail("organizations", expected);
         return targets;
@@ -43,12 +44,12 @@ std::vector<Target> readTargets(JsonBody& body) {
             return {};
         }
         auto object = item.extract<Object::Ptr>();
-        auto id = object->get("id");
-        if (!id.isInteger() || id.isBoolean()) {
+        auto id = sdk::integerValue(object->get("id"), sdk::kIdRange);
+        if (!id) {
             body.fail("organizations", expected);
             return {};
         }
-        targets.push_back({id.convert<Id>(), object->get("input")});
+        targets.push_back({*id, object->get("input")});
     }
     return targets;
 }
@@ -138,7 +139,7 @@ Response listTasks(RequestContext& ctx) {
 
 Response createTask(RequestContext& ctx) {
     JsonBody body(ctx.request());
-    auto collaborationId = body.integer("collaboration_id", Need::Required);
+    auto collaborationId = body.id("collaboration_id", Need::Required);
     auto targets = readTargets(body);
     auto name = body.text("name").value_or("");
     auto description = body.text("description").value_or("");
@@ -263,7 +264,7 @@ Response listTaskResults(RequestContext& ctx) {
 
 Response createContainerToken(RequestContext& ctx) {
     JsonBody body(ctx.request());
-    auto taskId = body.integer("task_id", Need::Required);
+    auto taskId = body.id("task_id", Need::Required);
     auto image = body.text("image", Need::Required);
     body.done();
 

@@ -12,11 +12,14 @@ using sdk::Operation;
 using sdk::Scope;
 
 void declareModels(sdk::Registry& registry, const std::shared_ptr<sdk::Passwords*>& passwords) {
-    auto text = [](const char* name, bool unique = false, bool secret = false) {
-        return Field{name, FieldType::Text, true, unique, secret, {}, ""};
+    auto text = [](const char* name, std::size_t maxLength, bool unique = false, bool secret = false) {
+        Field f{name, FieldType::Text, true, unique, secret, {}, ""};
+        f.maxLength = maxLength;
+        return f;
     };
     // Clear-text passwords from the import or the shell are stored as the routes store them.
-    Field password = text("password", false, true);
+    // The bcrypt hash; the clear-text password is checked by the password policy.
+    Field password = text("password", 0, false, true);
     password.writer = [passwords](sdk::Record& record, const std::string& clearText) {
         if (!*passwords)
             throw std::logic_error("users plugin: a password was written before the plugin started");
@@ -26,19 +29,19 @@ void declareModels(sdk::Registry& registry, const std::shared_ptr<sdk::Passwords
         sdk::ModelDecl("user")
             .resource("/user")
             .description("A person who logs in; holds the rules of their roles plus direct rules")
-            .field(Field{"username", FieldType::Text, false, true, false, {}, "login name"})
+            .field(Field{"username", FieldType::Text, false, true, false, {}, "login name", {}, 128})
             .field(password)
-            .field(text("firstname"))
-            .field(text("lastname"))
-            .field(text("email", true))
+            .field(text("firstname", 128))
+            .field(text("lastname", 128))
+            .field(text("email", 254, true))
             .field(
                 Field{"failed_login_attempts", FieldType::Integer, true, false, true, Poco::Int64(0),
                       "wrong passwords in a row; the account locks at password_policy.max_failed_attempts"})
             .field(Field{"last_login_attempt", FieldType::DateTime, true, false, true, {}, ""})
             .field(Field{"last_seen", FieldType::DateTime, true, false, false, {}, ""})
-            .field(text("ip"))
-            .field(text("status"))
-            .field(text("otp_secret", false, true))
+            .field(text("ip", 64))
+            .field(text("status", 32))
+            .field(text("otp_secret", 0, false, true))
             .reference(sdk::Reference{"organization", "organization", "users", sdk::RelationStyle::Link,
                                       sdk::RelationStyle::Link, sdk::OnDelete::SetNull, true})
             .association(sdk::Association{"roles", "role", "permission", "users", sdk::RelationStyle::Link,

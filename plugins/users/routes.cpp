@@ -122,7 +122,7 @@ Response createUser(RequestContext& ctx) {
     auto lastname = body.text("lastname", JsonBody::Need::Required);
     auto password = body.text("password", JsonBody::Need::Required);
     auto email = body.text("email", JsonBody::Need::Required);
-    auto organization = body.integer("organization_id");
+    auto organization = body.id("organization_id");
     auto roles = body.ids("roles");
     auto rules = body.ids("rules");
     body.done();

@@ -7,7 +7,7 @@ DQ_PACKAGES=(build-essential cmake pkg-config ccache libpoco-dev libyaml-cpp-dev
     libboost-filesystem-dev libgtest-dev libgmock-dev pybind11-dev python3-dev libcrypt-dev libpq-dev
     postgresql curl ca-certificates openssl wrk
     python3-socketio python3-websocket python3-requests python3-pyotp
-    libcli11-dev dpkg-dev fakeroot lintian)
+    libcli11-dev dpkg-dev fakeroot lintian clang libclang-rt-14-dev)
 
 dq_install_packages() {
     local missing=() p

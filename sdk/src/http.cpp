@@ -28,12 +28,76 @@ std::string toString(Method m) {
     return "";
 }
 
+// ---- Integers from the outside ----
+
+std::string IntRange::describe() const {
+    return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+std::optional<std::int64_t> parseInteger(const std::string& text, IntRange range) {
+    // Digits only (and one leading minus): NumberParser would also take "+5", " 5" and "0x5".
+    std::size_t start = !text.empty() && text[0] == '-' ? 1 : 0;
+    if (text.size() == start || text.size() - start > 19)
+        return std::nullopt;
+    for (std::size_t i = start; i < text.size(); ++i)
+        if (text[i] < '0' || text[i] > '9')
+            return std::nullopt;
+    Poco::Int64 value = 0;
+    if (!Poco::NumberParser::tryParse64(text, value) || value < range.min || value > range.max)
+        return std::nullopt;
+    return value;
+}
+
+std::optional<std::int64_t> integerValue(const Poco::Dynamic::Var& value, IntRange range) {
+    if (value.isEmpty() || value.isBoolean() || !value.isInteger())
+        return std::nullopt;
+    Poco::Int64 n = 0;
+    try {
+        // The JSON parser keeps 2^63 .. 2^64-1 as unsigned; converting them throws a RangeException.
+        n = value.convert<Poco::Int64>();
+    } catch (const Poco::Exception&) {
+        return std::nullopt;
+    }
+    if (n < range.min || n > range.max)
+        return std::nullopt;
+    return n;
+}
+
 Id Request::idParam(const std::string& name) const {
     auto it = pathParams.find(name);
-    Poco::Int64 value = 0;
-    if (it == pathParams.end() || !Poco::NumberParser::tryParse64(it->second, value))
+    auto value = it == pathParams.end() ? std::nullopt : parseInteger(it->second, kIdRange);
+    if (!value)
         throw NotFound("No resource with id '" + (it == pathParams.end() ? std::string() : it->second) + "'");
+    return *value;
+}
+
+std::optional<std::int64_t> Request::queryInteger(const std::string& name, IntRange range) const {
+    auto text = query(name);
+    if (!text)
+        return std::nullopt;
+    auto value = parseInteger(*text, range);
+    if (!value)
+        throw BadRequest("Query parameter '" + name + "' must be " + range.describe() + ", got '" +
+                             (text->size() > 40 ? text->substr(0, 40) + "..." : *text) + "'",
+                         {{name, "expected " + range.describe()}});
     return value;
+}
+
+std::optional<Id> Request::queryId(const std::string& name) const {
+    return queryInteger(name, kIdRange);
+}
+
+std::vector<Id> Request::queryIds(const std::string& name) const {
+    std::vector<Id> out;
+    for (const auto& text : queryAll(name)) {
+        auto value = parseInteger(text, kIdRange);
+        if (!value)
+            throw BadRequest("Query parameter '" + name + "' must be an id (" + kIdRange.describe() +
+                                 "), got '" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "'",
+                             {{name, "expected " + kIdRange.describe()}});
+        out.push_back(*value);
+    }
+    return out;
 }
 
 std::optional<std::string> Request::query(const std::string& name) const {
@@ -126,19 +190,18 @@ std::optional<std::string> JsonBody::text(const std::string& field, Need need) {
     return v.extract<std::string>();
 }
 
-std::optional<std::int64_t> JsonBody::integer(const std::string& field, Need need) {
+std::optional<std::int64_t> JsonBody::integer(const std::string& field, Need need, IntRange range) {
     if (missing(field, need))
         return std::nullopt;
     auto v = object_->get(field);
-    if (v.isInteger() && !v.isBoolean())
-        return v.convert<Poco::Int64>();
-    if (v.isString()) {
-        Poco::Int64 parsed = 0;
-        if (Poco::NumberParser::tryParse64(v.extract<std::string>(), parsed))
-            return parsed;
-    }
-    errors_[field] = "expected an integer";
-    return std::nullopt;
+    auto parsed = v.isString() ? parseInteger(v.extract<std::string>(), range) : integerValue(v, range);
+    if (!parsed)
+        errors_[field] = "expected " + range.describe();
+    return parsed;
+}
+
+std::optional<Id> JsonBody::id(const std::string& field, Need need) {
+    return integer(field, need, kIdRange);
 }
 
 std::optional<bool> JsonBody::boolean(const std::string& field, Need need) {
@@ -148,11 +211,8 @@ std::optional<bool> JsonBody::boolean(const std::string& field, Need need) {
     if (v.isBoolean())
         return v.extract<bool>();
     // vantage6 clients send 0/1 for flags such as `encrypted`.
-    if (v.isInteger()) {
-        auto n = v.convert<Poco::Int64>();
-        if (n == 0 || n == 1)
-            return n == 1;
-    }
+    if (auto n = integerValue(v, {0, 1}))
+        return *n == 1;
     errors_[field] = "expected true or false";
     return std::nullopt;
 }
@@ -162,16 +222,17 @@ std::optional<std::vector<Id>> JsonBody::ids(const std::string& field, Need need
         return std::nullopt;
     auto v = object_->get(field);
     if (v.type() != typeid(Poco::JSON::Array::Ptr)) {
-        errors_[field] = "expected a list of integer ids";
+        errors_[field] = "expected a list of integer ids, each " + kIdRange.describe();
         return std::nullopt;
     }
     std::vector<Id> out;
     for (const auto& item : *v.extract<Poco::JSON::Array::Ptr>()) {
-        if (!item.isInteger() || item.isBoolean()) {
-            errors_[field] = "expected a list of integer ids";
+        auto id = integerValue(item, kIdRange);
+        if (!id) {
+            errors_[field] = "expected a list of integer ids, each " + kIdRange.describe();
             return std::nullopt;
         }
-        out.push_back(item.convert<Poco::Int64>());
+        out.push_back(*id);
     }
     return out;
 }
@@ -218,7 +279,8 @@ std::optional<std::string> parseDateTime(const std::string& text) {
     static const std::regex iso(
         R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$)");
     std::smatch m;
-    if (!std::regex_match(text, m, iso))
+    // The longest form has 35 characters; libstdc++'s regex recurses per character on long input.
+    if (text.size() > 40 || !std::regex_match(text, m, iso))
         return std::nullopt;
     auto num = [&](int i) { return m[i].matched ? std::stoi(m[i].str()) : 0; };
     int year = num(1), month = num(2), day = num(3), hour = num(4), minute = num(5), second = num(6);

@@ -588,6 +588,19 @@ TEST_F(VserverImport, BadFileChangesNothingAndNamesEntryAndKey) {
         << "the transaction is all or nothing: " << list.output;
 }
 
+// The same declared maximum lengths as over the API: the store enforces them on every path.
+TEST_F(VserverImport, TextBeyondItsMaximumLengthIsRefusedNamingTheFieldAndNothingIsWritten) {
+    auto tooLong = writeFile("long.yaml", "organizations:\n"
+                                          "  - name: Fine\n"
+                                          "  - name: " + std::string(129, 'n') + "\n");
+    auto r = run({"import", tooLong, "--config", config()});
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("at most 128"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("name"), std::string::npos) << r.output;
+    auto list = run({"organization", "list", "--config", config()});
+    EXPECT_EQ(list.output.find("Fine"), std::string::npos) << list.output;
+}
+
 TEST_F(VserverImport, DropAllNeedsAllowDropAll) {
     auto r = run({"import", fixture, "--config", config(), "--drop-all"});
     EXPECT_EQ(r.code, 2);

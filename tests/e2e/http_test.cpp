@@ -300,6 +300,33 @@ TEST(Authentication, ContainerTokenHasIdentitySubjectAndNoExpiry) {
     EXPECT_EQ(sub->getValue<std::string>("image"), "hello-world");
 }
 
+// Correctly signed, yet `exp`, `nbf` or `sub` of the wrong type or beyond 64 bits: that was a 500.
+TEST(Authentication, SignedTokenWithClaimsOfTheWrongTypeIs401) {
+    TestServer s;
+    auto& tokens = s.kernel().tokens();
+    auto signedWith = [&](const std::string& claim, const Poco::Dynamic::Var& value) {
+        Poco::JSON::Object::Ptr claims = new Poco::JSON::Object;
+        claims->set("type", std::string("access"));
+        claims->set("client_type", std::string("user"));
+        claims->set("sub", 1);
+        claims->set(claim, value);
+        return tokens.issuePurpose("probe", claims, 3600);
+    };
+    const std::vector<std::pair<std::string, Poco::Dynamic::Var>> values{
+        {"a string", std::string("tomorrow")},
+        {"2^64-1", Poco::UInt64(18446744073709551615ull)},
+        {"null", Poco::Dynamic::Var()},
+        {"true", true},
+        {"1e300", 1e300}};
+    for (const char* claim : {"exp", "nbf", "sub"})
+        for (const auto& [label, value] : values) {
+            auto r = s.get("/organization", signedWith(claim, value));
+            EXPECT_EQ(r.status, 401) << claim << " = " << label << ": " << r.body;
+        }
+    // The same token with sane claims is accepted: the probe above fails for the claim alone.
+    EXPECT_EQ(s.get("/organization", signedWith("jti", std::string("x"))).status, 200);
+}
+
 TEST(Authentication, TokenOfAnotherSecretIsRefused) {
     TestServer s;
     dq::kernel::TokenService other({"another-secret", 3600, 7200});

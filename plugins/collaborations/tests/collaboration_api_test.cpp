@@ -106,17 +106,53 @@ TEST_P(CollaborationApi, CreateAnswers200AndNeedsGlobalCreate) {
     auto orgView = w.f.user(w.a, {"collaboration:org:v"});
     auto creator = w.f.user(w.a, {"collaboration:glo:c"});
 
-    auto body = json({{"name", "Zulu"}, {"organization_ids", idList({w.a, 9999})}});
+    auto body = json({{"name", "Zulu"}, {"organization_ids", idList({w.a, w.a})}});
     EXPECT_EQ(s.post("/collaboration", body, orgView).status, 403);
     auto created = s.post("/collaboration", body, creator);
     ASSERT_EQ(created.status, 200) << created.body;
     // vantage6 reads `encrypted == 1`: without the field a new collaboration is not encrypted.
     EXPECT_FALSE(created.object()->getValue<bool>("encrypted"));
-    // Unknown organizations are dropped, as in vantage6.
     auto organizations = created.object()->getArray("organizations");
     ASSERT_TRUE(organizations);
     ASSERT_EQ(organizations->size(), 1u);
     EXPECT_EQ(idOf(organizations->getObject(0)), w.a);
+}
+
+// vantage6 drops unknown organization ids silently, so a typo leaves an organization out unnoticed.
+TEST_P(CollaborationApi, UnknownOrganizationIsA400NamingItAndNothingIsCreated) {
+    World w(server());
+    auto& s = w.f.s;
+    auto creator = w.f.user(w.a, {"collaboration:glo:c", "collaboration:glo:e"});
+    auto refused = s.post("/collaboration", json({{"name", "Zulu"}, {"organization_ids", idList({w.a, 9999})}}),
+                          creator);
+    ASSERT_EQ(refused.status, 400) << refused.body;
+    EXPECT_NE(refused.msg().find("9999"), std::string::npos) << refused.body;
+    EXPECT_NE(refused.object()->getObject("errors")->getValue<std::string>("organization_ids").find("9999"),
+              std::string::npos);
+    EXPECT_EQ(s.get("/collaboration?name=Zulu", s.rootToken()).array()->size(), 0u);
+
+    auto patched = s.patch(path(w.x), json({{"organization_ids", idList({w.a, 8888})}}), creator);
+    ASSERT_EQ(patched.status, 400) << patched.body;
+    EXPECT_NE(patched.msg().find("8888"), std::string::npos) << patched.body;
+}
+
+// An id beyond 64 bits among good ones was a 500 (the JSON parser keeps it as unsigned).
+TEST_P(CollaborationApi, OutOfRangeOrganizationIdIsA400NamingTheField) {
+    World w(server());
+    auto& s = w.f.s;
+    for (const char* bad : {"18446744073709551615", "9223372036854775808", "-1", "0", "1.5", "\"1\"", "null"}) {
+        auto body = std::string(R"({"name": "Victor", "organization_ids": [)") + std::to_string(w.a) + ", " +
+                    bad + "]}";
+        auto r = s.request("POST", "/collaboration", body, s.rootToken(),
+                           {{"Content-Type", "application/json"}});
+        ASSERT_EQ(r.status, 400) << bad << ": " << r.body;
+        ASSERT_TRUE(r.object()->getObject("errors")) << r.body;
+        EXPECT_TRUE(r.object()->getObject("errors")->has("organization_ids")) << r.body;
+    }
+    EXPECT_EQ(s.post("/collaboration", json({{"name", "Victor"}, {"organization_ids", idList({w.a})}}),
+                     s.rootToken())
+                  .status,
+              200);
 }
 
 TEST_P(CollaborationApi, CreateRejectsDuplicateNameBeforeCheckingPermission) {

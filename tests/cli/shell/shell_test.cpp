@@ -330,6 +330,23 @@ print("STORED=%s %s" % (db.Collaboration.get(d.id).name, db.Collaboration.get(d.
     EXPECT_EQ(printed(run, "STORED"), "free True");
 }
 
+TEST_F(ShellTest, TextBeyondItsMaximumLengthIsRefusedNamingTheField) {
+    auto run = shell(R"PY(
+org = db.Organization(name="n" * 129)
+try:
+    org.save()
+except db.Error as e:
+    print("ERROR=%s" % e)
+print("ID=%s" % org.id)
+ok = db.Organization(name="n" * 128); ok.save()
+print("SAVED=%d" % len(db.Organization.get(ok.id).name))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_NE(printed(run, "ERROR").find("name has 129 characters, at most 128"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "ID"), "None");
+    EXPECT_EQ(printed(run, "SAVED"), "128");
+}
+
 TEST_F(ShellTest, FailedSaveRollsBackItsWholeTransaction) {
     // The row is written first, then the many-to-many list fails (a member was deleted since it was
     // read): neither the insert nor the update may remain.

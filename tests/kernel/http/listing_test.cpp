@@ -48,6 +48,55 @@ TEST(Pagination, NonPositiveOrNonNumericValuesAreBadRequests) {
     EXPECT_THROW(kernel::readPage(request({{"per_page", "-2"}})), sdk::BadRequest);
 }
 
+TEST(Pagination, ValuesBeyond64BitsAreBadRequestsNamingTheParameter) {
+    for (const char* name : {"page", "per_page"})
+        for (const char* value : {"9223372036854775808", "18446744073709551615", "1.5", " 1", "+1", ""}) {
+            try {
+                kernel::readPage(request({{name, value}}));
+                ADD_FAILURE() << name << "=" << value << " was accepted";
+            } catch (const sdk::BadRequest& e) {
+                EXPECT_TRUE(e.errors().count(name)) << name << "=" << value;
+            }
+        }
+}
+
+// (page - 1) * per_page overflowed: page=2^63-1 was a 500 on every list.
+TEST(Pagination, HugePagesNeverOverflowAndAPagePastTheEndIsEmpty) {
+    const std::string max = "9223372036854775807";
+    auto huge = kernel::readPage(request({{"page", max}, {"per_page", max}}));
+    EXPECT_FALSE(kernel::pageWindow(huge, 5));
+    EXPECT_FALSE(kernel::pageWindow(kernel::readPage(request({{"page", max}})), 5));
+    EXPECT_FALSE(kernel::pageWindow(kernel::readPage(request({{"page", "2"}, {"per_page", max}})), 5));
+    auto first = kernel::pageWindow(kernel::readPage(request({{"page", "1"}, {"per_page", max}})), 5);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->offset, 0);
+    EXPECT_EQ(first->limit, 5);
+    auto third = kernel::pageWindow(kernel::readPage(request({{"page", "3"}, {"per_page", "2"}})), 5);
+    ASSERT_TRUE(third);
+    EXPECT_EQ(third->offset, 4);
+    EXPECT_EQ(third->limit, 1);
+    EXPECT_FALSE(kernel::pageWindow(kernel::readPage(request({{"page", "4"}, {"per_page", "2"}})), 5));
+
+    auto req = request({{"page", max}, {"per_page", max}, {"include", "metadata"}});
+    auto response = kernel::pageResponse(req, huge, 5, items(0));
+    auto links = response.body.extract<Poco::JSON::Object::Ptr>()->getObject("links");
+    EXPECT_EQ(links->getValue<std::string>("last"),
+              "/api/organization?include=metadata&page=1&per_page=" + max);
+    EXPECT_FALSE(links->has("next"));
+}
+
+// Poco's client refused the answer to a list with a 10 kB filter value: five links of 10 kB each.
+TEST(Pagination, ALinkHeaderBeyond8KbIsLeftOutAndTheBodyKeepsItsLinks) {
+    auto req = request({{"name", std::string(3000, 'x')}, {"include", "metadata"}});
+    auto response = kernel::pageResponse(req, kernel::readPage(req), 5, items(5));
+    EXPECT_FALSE(response.headers.count("Link"));
+    EXPECT_EQ(response.headers.at("total-count"), "5");
+    auto links = response.body.extract<Poco::JSON::Object::Ptr>()->getObject("links");
+    EXPECT_NE(links->getValue<std::string>("self").find(std::string(3000, 'x')), std::string::npos);
+    auto small = request({{"name", "x"}});
+    EXPECT_TRUE(kernel::pageResponse(small, kernel::readPage(small), 5, items(5)).headers.count("Link"));
+}
+
 TEST(Pagination, MetadataWrapsDataAndLinksLeaveOutMissingPages) {
     auto req = request({{"page", "1"}, {"per_page", "2"}, {"include", "metadata"}});
     auto response = kernel::pageResponse(req, kernel::readPage(req), 5, items(2));
@@ -117,6 +166,22 @@ TEST(Sort, AcceptsDeclaredFieldsAndRefusesSecretsAndUnknowns) {
     EXPECT_EQ(q.orderBy, (std::vector<std::string>{"-name", "id"}));
     EXPECT_THROW(kernel::applySort(request({{"sort", "secret"}}), model(), q), sdk::BadRequest);
     EXPECT_THROW(kernel::applySort(request({{"sort", "nope"}}), model(), q), sdk::BadRequest);
+}
+
+// Relation names reached the SQL as columns that do not exist: a 500.
+TEST(Sort, RelationsSortByTheirIdAndAnUnknownNameListsWhatIsAllowed) {
+    sdk::Query q;
+    kernel::applySort(request({{"sort", "-collaboration,collaboration_id"}}), model(), q);
+    EXPECT_EQ(q.orderBy, (std::vector<std::string>{"-collaboration_id", "collaboration_id"}));
+    try {
+        kernel::applySort(request({{"sort", "organization"}}), model(), q);
+        ADD_FAILURE() << "sort=organization was accepted";
+    } catch (const sdk::BadRequest& e) {
+        EXPECT_EQ(e.errors().at("sort"),
+                  "unknown field 'organization'; allowed: id, name, encrypted, collaboration");
+    }
+    EXPECT_THROW(kernel::applySort(request({{"sort", "-"}}), model(), q), sdk::BadRequest);
+    EXPECT_THROW(kernel::applySort(request({{"sort", "--name"}}), model(), q), sdk::BadRequest);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -48,6 +49,30 @@ DQ_SDK_HTTP_ERROR(NotImplemented, 501)
 DQ_SDK_HTTP_ERROR(ServiceUnavailable, 503)
 #undef DQ_SDK_HTTP_ERROR
 
+// ---- Integers from the outside ----
+// Every integer a client sends (JSON body, path, query) is read through these, so that a value
+// beyond 64 bits, a negative id or a float is a 400 naming the field, never a 500 further down.
+
+/// The largest id: every id column is a signed 64-bit integer.
+inline constexpr Id kMaxId = std::numeric_limits<std::int64_t>::max();
+
+/// An inclusive range an integer must fall in.
+struct IntRange {
+    std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    /// "an integer from 1 to 65535", for error messages.
+    std::string describe() const;
+};
+/// Ids: positive and within the id columns.
+inline constexpr IntRange kIdRange{1, kMaxId};
+
+/// Decimal text ("42", "-7"; no sign-less junk, no spaces) in `range`; nullopt otherwise, including
+/// numbers too large for 64 bits.
+std::optional<std::int64_t> parseInteger(const std::string& text, IntRange range = {});
+/// A JSON value that is an integer (not a boolean, float or string) in `range`; nullopt otherwise,
+/// including integers beyond 64 bits.
+std::optional<std::int64_t> integerValue(const Poco::Dynamic::Var& value, IntRange range = {});
+
 class Request {
 public:
     Method method = Method::Get;
@@ -66,6 +91,13 @@ public:
     Id idParam(const std::string& name = "id") const;
     std::optional<std::string> query(const std::string& name) const;
     std::vector<std::string> queryAll(const std::string& name) const;
+    /// Query parameter `name` as an integer in `range`: nullopt when absent, BadRequest naming the
+    /// parameter and the range when it is anything else.
+    std::optional<std::int64_t> queryInteger(const std::string& name, IntRange range = {}) const;
+    /// Query parameter `name` as an id (BadRequest naming it when not a positive 64-bit integer).
+    std::optional<Id> queryId(const std::string& name) const;
+    /// Every value of a repeatable id parameter (`?organization_id=1&organization_id=2`).
+    std::vector<Id> queryIds(const std::string& name) const;
     /// Whether `include=<what>` was given (the parameter may repeat).
     bool includes(const std::string& what) const;
     std::optional<std::string> header(const std::string& lowerCaseName) const;
@@ -106,9 +138,13 @@ public:
     /// Present and not JSON null.
     bool given(const std::string& field) const;
     std::optional<std::string> text(const std::string& field, Need need = Need::Optional);
-    std::optional<std::int64_t> integer(const std::string& field, Need need = Need::Optional);
+    /// An integer in `range` (a JSON number, or a string of digits as some clients send).
+    std::optional<std::int64_t> integer(const std::string& field, Need need = Need::Optional,
+                                        IntRange range = {});
+    /// An id: an integer from 1 to kMaxId.
+    std::optional<Id> id(const std::string& field, Need need = Need::Optional);
     std::optional<bool> boolean(const std::string& field, Need need = Need::Optional);
-    /// A list of integers: `[1, 2]`.
+    /// A list of ids: `[1, 2]`, each from 1 to kMaxId.
     std::optional<std::vector<Id>> ids(const std::string& field, Need need = Need::Optional);
     /// ISO 8601 date-time, normalized to the storage form (naive UTC).
     std::optional<std::string> dateTime(const std::string& field, Need need = Need::Optional);

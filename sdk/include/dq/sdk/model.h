@@ -40,7 +40,19 @@ struct Field {
     /// stored: a password becomes its bcrypt hash, an api key its hash and lookup index. Runs after
     /// the plugin started. Empty: the value is stored as given.
     std::function<void(Record& record, const std::string& clearText)> writer;
+    /// The longest Text value accepted, in characters (UTF-8 code points). The store refuses a longer
+    /// value with a 400 naming the field, whoever writes it: a route, the batch import, the admin
+    /// shell. 0: no limit of its own (a request is still bounded by max_body_size).
+    std::size_t maxLength = 0;
 };
+
+/// The number of characters (UTF-8 code points) in `text`, as Field::maxLength counts them.
+inline std::size_t characterCount(const std::string& text) {
+    std::size_t n = 0;
+    for (unsigned char c : text)
+        n += (c & 0xC0) != 0x80;
+    return n;
+}
 
 /// A to-one relation owned by this model: column `<name>_id` pointing at `target`.
 /// `backref` names the to-many list that appears on the target (e.g. User.organization with
