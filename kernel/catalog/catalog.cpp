@@ -99,6 +99,15 @@ public:
                                                     Poco::JSON::Object& json) { d(store, record, json); }}});
     }
 
+    void afterInsert(const std::string& model, sdk::InsertHook hook) override {
+        checkOpen("insert hook of " + model);
+        catalog_.insertHooks_.push_back(
+            {plugin_, {model, [lib = keepAlive_, h = std::move(hook)](sdk::Store& store, sdk::Events& events,
+                                                                      const sdk::Record& row) {
+                           h(store, events, row);
+                       }}});
+    }
+
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
         checkOpen("service " + name);
         auto it = catalog_.services_.find(name);
@@ -176,6 +185,14 @@ std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) cons
     return out;
 }
 
+std::vector<sdk::InsertHook> Catalog::insertHooksOf(const std::string& model) const {
+    std::vector<sdk::InsertHook> out;
+    for (const auto& h : insertHooks_)
+        if (h.decl.first == model)
+            out.push_back(h.decl.second);
+    return out;
+}
+
 std::shared_ptr<sdk::Service> Catalog::service(const std::string& name) const {
     auto it = services_.find(name);
     return it == services_.end() ? nullptr : it->second.decl;
@@ -223,6 +240,7 @@ void Catalog::clear() {
     settings_.clear();
     filters_.clear();
     decorators_.clear();
+    insertHooks_.clear();
     services_.clear();
 }
 
@@ -235,6 +253,7 @@ void Catalog::forget(const std::string& plugin) {
     std::erase_if(settings_, byPlugin);
     std::erase_if(filters_, byPlugin);
     std::erase_if(decorators_, byPlugin);
+    std::erase_if(insertHooks_, byPlugin);
     std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });
     const std::string named = "plugin '" + plugin + "'";
     std::erase_if(conflicts_, [&](const std::string& c) { return c.find(named) != std::string::npos; });

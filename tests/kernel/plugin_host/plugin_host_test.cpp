@@ -141,7 +141,7 @@ TEST_F(PluginHostTest, MarkerIsReadableWithoutLoadingTheLibrary) {
     boost::dll::library_info info(fixture("alpha"));
     auto symbols = info.symbols(sdk::kPluginSection);
     EXPECT_THAT(symbols, Contains("dq_plugin_create"));
-    EXPECT_THAT(symbols, Contains("dq_sdk_abi_1_0"));
+    EXPECT_THAT(symbols, Contains("dq_sdk_abi_1_1"));
     EXPECT_FALSE(isLoaded(fixture("alpha")));
 }
 
