@@ -92,6 +92,7 @@ struct Outbox::Impl {
     std::int64_t position = 0;
     std::chrono::steady_clock::time_point lastPrune{};
     bool warnedFailure = false;
+    bool positioned = false; ///< under mutex
 
     Impl(Database& d, EventBus& b, OutboxSettings s)
         : database(d), bus(b), settings(std::move(s)), postgres(d.dialect() == "postgresql") {}
@@ -131,7 +132,14 @@ struct Outbox::Impl {
             }
             std::lock_guard lock(mutex);
             position = at;
+            positioned = true;
         });
+        delivered.notify_all();
+    }
+
+    bool isPositioned() {
+        std::lock_guard lock(mutex);
+        return positioned;
     }
 
     // -- LISTEN --
@@ -250,14 +258,10 @@ struct Outbox::Impl {
     }
 
     void run() {
-        bool positioned = false;
         while (running) {
             try {
-                if (!positioned) {
+                if (!isPositioned())
                     loadPosition();
-                    positioned = true;
-                    delivered.notify_all();
-                }
                 deliverNew();
                 if (std::chrono::steady_clock::now() - lastPrune > kPruneEvery) {
                     lastPrune = std::chrono::steady_clock::now();
@@ -361,6 +365,12 @@ void Outbox::startDelivery() {
     d.wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d.wakeFd < 0)
         throw std::runtime_error("events: cannot create an eventfd (out of file descriptors?)");
+    // Before returning: rows committed after startDelivery() are this reader's to deliver.
+    try {
+        d.loadPosition();
+    } catch (const std::exception& e) {
+        log().error("events: cannot read the outbox position (%s); retrying", std::string(e.what()));
+    }
     d.running = true;
     d.reader = std::thread([&d] { d.run(); });
 }
@@ -381,7 +391,7 @@ bool Outbox::settle(std::chrono::milliseconds timeout) {
     d.database.transaction([&](sdk::Store& store) { target = d.newestId(store); }, Database::Access::Read);
     d.wake();
     std::unique_lock lock(d.mutex);
-    return d.delivered.wait_for(lock, timeout, [&] { return d.position >= target; });
+    return d.delivered.wait_for(lock, timeout, [&] { return d.positioned && d.position >= target; });
 }
 
 std::int64_t Outbox::position() const {
