@@ -636,6 +636,13 @@ struct EventChannel::Impl {
                           {id, settings.process, until});
     }
 
+    /// The rooms a node joins, from its row.
+    static std::vector<std::string> nodeRooms(const sdk::Record& node) {
+        auto cid = std::to_string(node.integer("collaboration_id").value_or(0));
+        return {"all_nodes", "collaboration_" + cid,
+                "collaboration_" + cid + "_organization_" + std::to_string(node.integer("organization_id").value_or(0))};
+    }
+
     /// Marks the node offline (when it was online), drops its node configuration and announces
     /// `node-offline` to `rooms` (default: the rooms a node of its collaboration joins).
     void goOffline(sdk::Store& store, sdk::Id nodeId, const std::vector<std::string>* rooms = nullptr) {
@@ -654,9 +661,7 @@ struct EventChannel::Impl {
         who.organizationId = node->integer("organization_id").value_or(0);
         std::vector<std::string> defaults;
         if (!rooms) {
-            auto cid = std::to_string(node->integer("collaboration_id").value_or(0));
-            defaults = {"all_nodes", "collaboration_" + cid,
-                        "collaboration_" + cid + "_organization_" + std::to_string(who.organizationId)};
+            defaults = nodeRooms(*node);
             rooms = &defaults;
         }
         for (const auto& room : *rooms)
@@ -676,6 +681,22 @@ struct EventChannel::Impl {
                 store.execute("UPDATE dq_presence SET expires_at = '' WHERE process = ?", {settings.process});
             firstHeartbeat = false;
             refreshPresence(store, mine);
+            if (!mine.empty()) {
+                // Swept while this process could not refresh (it lost the database for longer than
+                // the timeout) although its sockets stayed: online again.
+                std::vector<sdk::Value> ids(mine.begin(), mine.end());
+                for (const auto& node : store.select("node", sdk::Query()
+                                                                 .add(sdk::Condition::in("id", ids))
+                                                                 .add(sdk::Condition::equal("status", std::string("offline"))))) {
+                    store.update("node", node.id, sdk::Record().set("status", std::string("online")));
+                    sdk::Identity who;
+                    who.id = node.id;
+                    who.name = node.text("name");
+                    who.organizationId = node.integer("organization_id").value_or(0);
+                    for (const auto& room : nodeRooms(node))
+                        emit(room, "node-online", nodeSummary(who));
+                }
+            }
             if (store.dialect() == "postgresql")
                 // One sweeper at a time, so each node-offline is announced once.
                 store.query("SELECT 1 FROM pg_advisory_xact_lock(?)", {kPresenceLock});
