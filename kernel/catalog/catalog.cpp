@@ -169,28 +169,30 @@ std::vector<sdk::SettingDecl> Catalog::settingsOf(const std::string& plugin) con
     return out;
 }
 
-std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
-    std::vector<sdk::FilterDecl> out;
-    for (const auto& f : filters_)
-        if (f.decl.first == model)
-            out.push_back(f.decl.second);
-    return out;
-}
+namespace {
 
-std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) const {
-    std::vector<sdk::Decorator> out;
-    for (const auto& d : decorators_)
+/// The declarations in `list` made for `model` (filters, decorators, insert hooks).
+template <typename T>
+std::vector<T> forModel(const std::vector<Declared<std::pair<std::string, T>>>& list, const std::string& model) {
+    std::vector<T> out;
+    for (const auto& d : list)
         if (d.decl.first == model)
             out.push_back(d.decl.second);
     return out;
 }
 
+} // namespace
+
+std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
+    return forModel(filters_, model);
+}
+
+std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) const {
+    return forModel(decorators_, model);
+}
+
 std::vector<sdk::InsertHook> Catalog::insertHooksOf(const std::string& model) const {
-    std::vector<sdk::InsertHook> out;
-    for (const auto& h : insertHooks_)
-        if (h.decl.first == model)
-            out.push_back(h.decl.second);
-    return out;
+    return forModel(insertHooks_, model);
 }
 
 std::shared_ptr<sdk::Service> Catalog::service(const std::string& name) const {

@@ -18,11 +18,11 @@ upgraded to WebSocket). Checks:
 Exits non-zero naming the first check that failed; prints each step.
 """
 import argparse
+import importlib.util
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,11 +32,18 @@ import time
 import requests
 import socketio
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# free_port() is the event benchmark's; one copy.
+_spec = importlib.util.spec_from_file_location("bench_events", os.path.join(ROOT, "bench", "events", "bench_events.py"))
+_bench_events = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench_events)
+free_port = _bench_events.free_port
+
 NS = "/tasks"
 PRESENCE_SECONDS = 3
 # Longer than the presence timeout plus a heartbeat, so that the killed nodes are seen offline before
 # they come back.
-RECONNECT_DELAY = PRESENCE_SECONDS * 3
+RECONNECT_DELAY = PRESENCE_SECONDS * 5
 
 
 def fail(message):
@@ -46,14 +53,6 @@ def fail(message):
 
 def step(message):
     print("==> " + message, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_until(predicate, timeout, what):
@@ -285,7 +284,7 @@ def process_of(cluster, nodes):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vserver", required=True)
-    parser.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    parser.add_argument("--source", default=ROOT)
     parser.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
@@ -395,7 +394,7 @@ def main():
 
         def offline(n):
             return api.call("GET", "/node/%d" % n.id, expect=(200,)).json()["status"] == "offline"
-        wait_until(lambda: all(offline(n) for n in killed), PRESENCE_SECONDS * 3,
+        wait_until(lambda: all(offline(n) for n in killed), PRESENCE_SECONDS * 4,
                    "the killed process's nodes to turn offline by themselves")
         for n in killed:
             if not any(k.first("node-offline", lambda p, n=n: isinstance(p, dict) and p.get("id") == n.id) for k in kept):
