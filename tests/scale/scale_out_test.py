@@ -148,7 +148,7 @@ class Cluster:
         text = open(os.path.join(self.args.source, "config", "haproxy.cfg")).read()
         text = text.replace("bind 127.0.0.1:5000", "bind 127.0.0.1:%d" % self.front)
         for i in range(len(self.ports), 3):
-            text = "\n".join(line for line in text.splitlines() if "127.0.0.1:%d " % (5001 + i) not in line)
+            text = "".join(line for line in text.splitlines(True) if "127.0.0.1:%d " % (5001 + i) not in line)
         for i, port in enumerate(self.ports):
             text = text.replace("127.0.0.1:%d " % (5001 + i), "127.0.0.1:%d " % port)
         if any(" 127.0.0.1:500%d " % n in text for n in (1, 2, 3)):
