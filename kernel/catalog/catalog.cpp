@@ -101,11 +101,10 @@ public:
 
     void afterInsert(const std::string& model, sdk::InsertHook hook) override {
         checkOpen("insert hook of " + model);
-        catalog_.insertHooks_.push_back(
-            {plugin_, {model, [lib = keepAlive_, h = std::move(hook)](sdk::Store& store, sdk::Events& events,
-                                                                      const sdk::Record& row) {
-                           h(store, events, row);
-                       }}});
+        catalog_.insertHooks_.push_back({plugin_,
+                                         {model, [lib = keepAlive_, h = std::move(hook)](
+                                                     sdk::Store& store, sdk::Events& events,
+                                                     const sdk::Record& row) { h(store, events, row); }}});
     }
 
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
@@ -173,7 +172,8 @@ namespace {
 
 /// The declarations in `list` made for `model` (filters, decorators, insert hooks).
 template <typename T>
-std::vector<T> forModel(const std::vector<Declared<std::pair<std::string, T>>>& list, const std::string& model) {
+std::vector<T> forModel(const std::vector<Declared<std::pair<std::string, T>>>& list,
+                        const std::string& model) {
     std::vector<T> out;
     for (const auto& d : list)
         if (d.decl.first == model)

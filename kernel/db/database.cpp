@@ -254,7 +254,8 @@ void Database::transaction(const std::function<void(sdk::Store&)>& work, Access 
         impl_->run(
             access,
             [&](Poco::Data::Session& session) {
-                SqlStore store(session, impl_->dialect, impl_->catalog, listener ? &listener->events() : nullptr);
+                SqlStore store(session, impl_->dialect, impl_->catalog,
+                               listener ? &listener->events() : nullptr);
                 work(store);
                 if (listener && access == Access::Write)
                     listener->committing(store);

@@ -8,8 +8,6 @@
 
 #include <Poco/Base64Encoder.h>
 #include <Poco/DateTimeFormatter.h>
-#include <Poco/Timespan.h>
-#include <Poco/Timestamp.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
@@ -19,6 +17,8 @@
 #include <Poco/Net/WebSocket.h>
 #include <Poco/RandomStream.h>
 #include <Poco/String.h>
+#include <Poco/Timespan.h>
+#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 #include <atomic>
 #include <chrono>
@@ -526,13 +526,15 @@ struct EventChannel::Impl {
             ++nodeSockets[who->id];
         transaction([&](sdk::Store& store) {
             if (isNode) {
-                store.update("node", who->id,
-                             sdk::Record().set("status", std::string("online")).set("last_seen", sdk::nowUtc()));
+                store.update(
+                    "node", who->id,
+                    sdk::Record().set("status", std::string("online")).set("last_seen", sdk::nowUtc()));
                 refreshPresence(store, {who->id});
             }
             for (const auto& room : rooms)
                 if (room != "all_nodes")
-                    emit(room, "message", Poco::Dynamic::Var(kind + " " + who->name + " joined room " + room));
+                    emit(room, "message",
+                         Poco::Dynamic::Var(kind + " " + who->name + " joined room " + room));
             if (isNode)
                 for (const auto& room : rooms)
                     emit(room, "node-online", nodeSummary(*who));
@@ -607,10 +609,12 @@ struct EventChannel::Impl {
                     emit(room, "message", Poco::Dynamic::Var(who.name + " left room " + room));
             if (!lastHere)
                 return;
-            store.execute("DELETE FROM dq_presence WHERE node_id = ? AND process = ?", {who.id, settings.process});
+            store.execute("DELETE FROM dq_presence WHERE node_id = ? AND process = ?",
+                          {who.id, settings.process});
             // Connected to another server process as well (it reconnected there first): still online.
-            if (!store.query("SELECT 1 FROM dq_presence WHERE node_id = ? AND expires_at >= ?",
-                             {who.id, sdk::nowUtc()})
+            if (!store
+                     .query("SELECT 1 FROM dq_presence WHERE node_id = ? AND expires_at >= ?",
+                            {who.id, sdk::nowUtc()})
                      .rows.empty())
                 return;
             goOffline(store, who.id, &s->rooms);
@@ -631,16 +635,18 @@ struct EventChannel::Impl {
     void refreshPresence(sdk::Store& store, const std::vector<sdk::Id>& nodes) {
         const auto until = presenceExpiry();
         for (auto id : nodes)
-            store.execute("INSERT INTO dq_presence (node_id, process, expires_at) VALUES (?, ?, ?) ON CONFLICT "
-                          "(node_id, process) DO UPDATE SET expires_at = excluded.expires_at",
-                          {id, settings.process, until});
+            store.execute(
+                "INSERT INTO dq_presence (node_id, process, expires_at) VALUES (?, ?, ?) ON CONFLICT "
+                "(node_id, process) DO UPDATE SET expires_at = excluded.expires_at",
+                {id, settings.process, until});
     }
 
     /// The rooms a node joins, from its row.
     static std::vector<std::string> nodeRooms(const sdk::Record& node) {
         auto cid = std::to_string(node.integer("collaboration_id").value_or(0));
         return {"all_nodes", "collaboration_" + cid,
-                "collaboration_" + cid + "_organization_" + std::to_string(node.integer("organization_id").value_or(0))};
+                "collaboration_" + cid + "_organization_" +
+                    std::to_string(node.integer("organization_id").value_or(0))};
     }
 
     /// Marks the node offline (when it was online), drops its node configuration and announces
@@ -685,9 +691,10 @@ struct EventChannel::Impl {
                 // Swept while this process could not refresh (it lost the database for longer than
                 // the timeout) although its sockets stayed: online again.
                 std::vector<sdk::Value> ids(mine.begin(), mine.end());
-                for (const auto& node : store.select("node", sdk::Query()
-                                                                 .add(sdk::Condition::in("id", ids))
-                                                                 .add(sdk::Condition::equal("status", std::string("offline"))))) {
+                for (const auto& node : store.select(
+                         "node", sdk::Query()
+                                     .add(sdk::Condition::in("id", ids))
+                                     .add(sdk::Condition::equal("status", std::string("offline"))))) {
                     store.update("node", node.id, sdk::Record().set("status", std::string("online")));
                     sdk::Identity who;
                     who.id = node.id;

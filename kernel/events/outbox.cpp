@@ -113,7 +113,8 @@ struct Outbox::Impl {
 
     void loadPosition() {
         database.transaction([&](sdk::Store& store) {
-            auto rows = store.query("SELECT last_id FROM dq_outbox_reader WHERE reader = ?", {settings.reader}).rows;
+            auto rows =
+                store.query("SELECT last_id FROM dq_outbox_reader WHERE reader = ?", {settings.reader}).rows;
             std::int64_t at = 0;
             if (rows.empty()) {
                 at = newestId(store);
@@ -123,7 +124,8 @@ struct Outbox::Impl {
             } else {
                 at = rows[0][0].convert<std::int64_t>();
                 auto oldest = store.query("SELECT MIN(id) FROM dq_outbox").rows;
-                if (!oldest.empty() && !oldest[0][0].isEmpty() && oldest[0][0].convert<std::int64_t>() > at + 1)
+                if (!oldest.empty() && !oldest[0][0].isEmpty() &&
+                    oldest[0][0].convert<std::int64_t>() > at + 1)
                     log().warning("events: reader %s was away longer than the retention window; the events "
                                   "after row %?d up to row %?d were pruned before it could deliver them",
                                   settings.reader, at, oldest[0][0].convert<std::int64_t>() - 1);
@@ -206,9 +208,11 @@ struct Outbox::Impl {
             sdk::Rows rows;
             database.transaction(
                 [&](sdk::Store& store) {
-                    rows = store.query("SELECT id, room, event, payload FROM dq_outbox WHERE id > ? ORDER BY id "
-                                       "LIMIT " + std::to_string(kBatch),
-                                       {from});
+                    rows =
+                        store.query("SELECT id, room, event, payload FROM dq_outbox WHERE id > ? ORDER BY id "
+                                    "LIMIT " +
+                                        std::to_string(kBatch),
+                                    {from});
                 },
                 Database::Access::Read);
             if (rows.rows.empty())

@@ -7,7 +7,8 @@ upgraded to WebSocket). Checks:
   - the three simultaneous start-ups made one schema (one root, no duplicate rules);
   - a task posted through haproxy reaches every node once, whatever process it is connected to
     (several tasks, so the POSTs land on different processes);
-  - a task made in `vserver shell` (db.Task(...).save()) reaches every node once;
+  - a task made in `vserver shell` (db.Task(...).save()) or by `vserver import` reaches every node
+    once;
   - a failed request emits nothing;
   - kill -9 of the process holding some nodes: those reconnect through haproxy, the others stay
     connected and keep hearing every task, the killed nodes go offline (node-offline, status) and
@@ -364,6 +365,23 @@ def main():
         print("    the shell's task reached the last node %.3f s after its last save" % late)
         if late > 5:
             fail("the shell's task took %.1f s to reach every node" % late)
+
+        step("a task made by `vserver import` reaches every node once")
+        imported = os.path.join(folder, "import.yaml")
+        with open(imported, "w") as f:
+            f.write("collaborations:\n  - name: scale\n    participants:\n")
+            for i in range(len(orgs)):
+                # The nodes exist; import only checks (and here replaces) their api keys.
+                f.write("      - {name: scale-org-%d, api_key: 0d2b5f2e-1c1a-4c7e-9d1a-cc%010d}\n" % (i, i))
+            f.write("    tasks: [\"imported-image\"]\n")
+        run = subprocess.run([args.vserver, "import", imported, "--config", cluster.config(0), "--data-dir", folder],
+                             capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            fail("vserver import failed (%d):\n%s%s" % (run.returncode, run.stdout, run.stderr))
+        rows = cluster.sql("SELECT id FROM task WHERE image = 'imported-image'")
+        if len(rows) != 1:
+            fail("vserver import made %d tasks with the image" % len(rows))
+        expect_each_once(nodes, int(rows[0][0]), "the imported task")
 
         step("a failed request emits nothing")
         before = [len(n.heard) for n in nodes]

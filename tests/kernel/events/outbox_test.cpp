@@ -2,7 +2,6 @@
 // transaction commits; every process delivers every row once, in order; a restarted process resumes
 // where it stopped; old rows are pruned.
 #include "kernel/events/outbox.h"
-
 #include "tests/kernel/db/db_fixture.h"
 
 #include <atomic>
@@ -51,8 +50,11 @@ struct Process {
 
     std::int64_t rows() {
         std::int64_t n = 0;
-        db->transaction([&](sdk::Store& s) { n = s.query("SELECT COUNT(*) FROM dq_outbox").rows[0][0].convert<std::int64_t>(); },
-                        Database::Access::Read);
+        db->transaction(
+            [&](sdk::Store& s) {
+                n = s.query("SELECT COUNT(*) FROM dq_outbox").rows[0][0].convert<std::int64_t>();
+            },
+            Database::Access::Read);
         return n;
     }
 };
@@ -183,7 +185,8 @@ TEST_P(OutboxTest, RowsOlderThanTheRetentionWindowArePruned) {
     p->bus.emit("r", "recent", 1);
     p->db->transaction([](sdk::Store& store) {
         store.execute("INSERT INTO dq_outbox (room, event, payload, created_at) VALUES (?, ?, ?, ?)",
-                      {std::string("r"), std::string("old"), std::string("1"), std::string("2020-01-01T00:00:00.000000")});
+                      {std::string("r"), std::string("old"), std::string("1"),
+                       std::string("2020-01-01T00:00:00.000000")});
         store.execute("INSERT INTO dq_outbox_reader (reader, last_id, updated_at) VALUES (?, ?, ?)",
                       {std::string("long-gone"), Poco::Int64(1), std::string("2020-01-01T00:00:00.000000")});
     });
@@ -192,18 +195,24 @@ TEST_P(OutboxTest, RowsOlderThanTheRetentionWindowArePruned) {
     EXPECT_EQ(p->rows(), 1);
     std::int64_t readers = 0;
     p->db->transaction([&](sdk::Store& s) {
-        readers = s.query("SELECT COUNT(*) FROM dq_outbox_reader WHERE reader = 'long-gone'").rows[0][0].convert<std::int64_t>();
+        readers = s.query("SELECT COUNT(*) FROM dq_outbox_reader WHERE reader = 'long-gone'")
+                      .rows[0][0]
+                      .convert<std::int64_t>();
     });
     EXPECT_EQ(readers, 0);
     // Ids keep growing after pruning, so positions stay meaningful.
     p->db->transaction([&](sdk::Store& s) { s.execute("DELETE FROM dq_outbox"); });
     std::int64_t before = 0, after = 0;
     p->bus.emit("r", "x", 1);
-    p->db->transaction([&](sdk::Store& s) { before = s.query("SELECT MAX(id) FROM dq_outbox").rows[0][0].convert<std::int64_t>(); });
+    p->db->transaction([&](sdk::Store& s) {
+        before = s.query("SELECT MAX(id) FROM dq_outbox").rows[0][0].convert<std::int64_t>();
+    });
     EXPECT_GE(before, 3);
     p->db->transaction([&](sdk::Store& s) { s.execute("DELETE FROM dq_outbox"); });
     p->bus.emit("r", "y", 1);
-    p->db->transaction([&](sdk::Store& s) { after = s.query("SELECT MAX(id) FROM dq_outbox").rows[0][0].convert<std::int64_t>(); });
+    p->db->transaction([&](sdk::Store& s) {
+        after = s.query("SELECT MAX(id) FROM dq_outbox").rows[0][0].convert<std::int64_t>();
+    });
     EXPECT_GT(after, before);
 }
 
@@ -229,7 +238,11 @@ TEST_P(OutboxTest, MigrationsOfSeveralProcessesAtOnceMakeOneSchema) {
         t.join();
     EXPECT_EQ(failures, 0);
     std::int64_t rows = 0;
-    db_->transaction([&](sdk::Store& s) { rows = s.query("SELECT COUNT(*) FROM dq_schema WHERE plugin = 'other'").rows[0][0].convert<std::int64_t>(); });
+    db_->transaction([&](sdk::Store& s) {
+        rows = s.query("SELECT COUNT(*) FROM dq_schema WHERE plugin = 'other'")
+                   .rows[0][0]
+                   .convert<std::int64_t>();
+    });
     EXPECT_EQ(rows, 1);
 }
 
