@@ -333,7 +333,6 @@ void Kernel::serve() {
     env.catalog = &catalog_;
     env.database = database_.get();
     env.tokens = tokens_.get();
-    env.events = &events_;
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
