@@ -2,6 +2,7 @@
 // Each phase collects every problem before refusing, and nothing of a failed phase keeps running.
 #include "kernel/app/kernel.h"
 
+#include <Poco/Environment.h>
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
@@ -145,9 +146,7 @@ public:
     const sdk::Settings& settings() override { return settings_; }
     Poco::Logger& log() override { return log_; }
     void transaction(const std::function<void(sdk::Store&)>& work) override {
-        EventBus::Hold hold(kernel_.events_);
         kernel_.database_->transaction(work);
-        hold.commit();
     }
     std::shared_ptr<sdk::Service> find(const std::string& name) override {
         return kernel_.catalog_.service(name);
@@ -198,10 +197,16 @@ void Kernel::load() {
 
     try {
         database_ = std::make_unique<Database>(DatabaseUri::parse(config_.uri, dataFolder_), catalog_);
-        database_->migrate();
+        database_->exclusive([this] { database_->migrate(); });
     } catch (const std::exception& e) {
         throw StartupError({config_.file + ": database: " + e.what()});
     }
+    OutboxSettings outbox;
+    outbox.reader = processName();
+    outbox.retention = std::chrono::minutes(config_.eventRetentionMinutes);
+    if (database_->dialect() == "postgresql")
+        outbox.listenConnection = database_->uri().connectionString();
+    outbox_ = std::make_unique<Outbox>(*database_, events_, outbox);
     settings_["kernel"] = std::make_unique<PluginSettings>(config_);
     for (const auto& [name, settings] : settings_)
         services_[name] = std::make_unique<PluginServices>(*this, name, *settings);
@@ -297,8 +302,24 @@ std::vector<std::string> Kernel::validateSettings() {
 }
 
 void Kernel::start() {
-    host_.start([this](const LoadedPlugin& plugin) -> sdk::Services& { return servicesOf(plugin.name); });
+    // Plugins seed rows on start (root user, rules): N processes starting at once take turns.
+    auto startPlugins = [this] {
+        host_.start([this](const LoadedPlugin& plugin) -> sdk::Services& { return servicesOf(plugin.name); });
+    };
+    if (database_)
+        database_->exclusive(startPlugins);
+    else
+        startPlugins();
     started_ = true;
+}
+
+std::string Kernel::processName() const {
+    return Poco::Environment::nodeName() + "/" + Poco::Path(config_.file).getBaseName() + ":" +
+           std::to_string(config_.port);
+}
+
+bool Kernel::settleEvents(std::chrono::milliseconds timeout) {
+    return outbox_ && outbox_->settle(timeout);
 }
 
 sdk::Services& Kernel::servicesOf(const std::string& plugin) {
@@ -336,7 +357,6 @@ void Kernel::serve() {
     env.catalog = &catalog_;
     env.database = database_.get();
     env.tokens = tokens_.get();
-    env.events = &events_;
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
@@ -347,15 +367,19 @@ void Kernel::serve() {
     channel.transaction = [this](const std::function<void(sdk::Store&)>& work) {
         database_->transaction(work);
     };
+    EventChannelSettings channelSettings;
+    channelSettings.presenceTimeoutMs = config_.presenceTimeoutSeconds * 1000;
+    channelSettings.process = processName();
     channel.service = [this](const std::string& name) { return catalog_.service(name); };
     channel.workersScarce = [this] { return api_ && api_->connectionsWaiting(); };
-    channel_ = std::make_unique<EventChannel>(channel);
+    channel_ = std::make_unique<EventChannel>(channel, channelSettings);
     channel_->start();
     env.outsideApi = [this](Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
         return channel_->handle(request, response);
     };
     api_ = std::make_unique<ApiServer>(env, std::move(router));
     api_->start({config_.ip, config_.port, config_.threads});
+    outbox_->startDelivery();
     Poco::Logger::get("kernel").information("serving http://%s:%d%s with plugins: %s", config_.ip,
                                             api_->port(), config_.apiPath, [&] {
                                                 std::string names;
@@ -366,6 +390,8 @@ void Kernel::serve() {
 }
 
 void Kernel::shutdown() {
+    if (outbox_)
+        outbox_->stopDelivery();
     // The channel first: it releases long-polls that would otherwise hold the HTTP server's stop.
     if (channel_)
         channel_->stop();

@@ -9,6 +9,7 @@
 #include "kernel/db/database.h"
 #include "kernel/events/event_bus.h"
 #include "kernel/events/event_channel.h"
+#include "kernel/events/outbox.h"
 #include "kernel/http/api_server.h"
 #include "kernel/plugin_host/plugin_host.h"
 
@@ -51,6 +52,10 @@ public:
     PluginHost& host() { return host_; }
     EventBus& events() { return events_; }
     TokenService& tokens() { return *tokens_; }
+    /// Waits until this process has delivered every event committed so far (tests); false on timeout.
+    bool settleEvents(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// This process's name among the servers on one database: `<host>/<config name>:<configured port>`.
+    std::string processName() const;
     sdk::Services& servicesOf(const std::string& plugin);
 
     /// `{"version", "kernel", "sdk_abi", "plugins": {name: version}}`.
@@ -69,6 +74,7 @@ private:
     std::unique_ptr<PasswordHasher> passwords_;
     PluginHost host_;
     std::unique_ptr<Database> database_;
+    std::unique_ptr<Outbox> outbox_; ///< after database_: goes first
     std::map<std::string, std::unique_ptr<PluginSettings>> settings_;
     std::map<std::string, std::unique_ptr<PluginServices>> services_;
     std::unique_ptr<EventChannel> channel_; ///< /socket.io/, served through api_

@@ -107,6 +107,14 @@ public:
                                                     Poco::JSON::Object& json) { d(store, record, json); }}});
     }
 
+    void afterInsert(const std::string& model, sdk::InsertHook hook) override {
+        checkOpen("insert hook of " + model);
+        catalog_.insertHooks_.push_back({plugin_,
+                                         {model, [lib = keepAlive_, h = std::move(hook)](
+                                                     sdk::Store& store, sdk::Events& events,
+                                                     const sdk::Record& row) { h(store, events, row); }}});
+    }
+
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
         checkOpen("service " + name);
         auto it = catalog_.services_.find(name);
@@ -168,20 +176,31 @@ std::vector<sdk::SettingDecl> Catalog::settingsOf(const std::string& plugin) con
     return out;
 }
 
-std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
-    std::vector<sdk::FilterDecl> out;
-    for (const auto& f : filters_)
-        if (f.decl.first == model)
-            out.push_back(f.decl.second);
-    return out;
-}
+namespace {
 
-std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) const {
-    std::vector<sdk::Decorator> out;
-    for (const auto& d : decorators_)
+/// The declarations in `list` made for `model` (filters, decorators, insert hooks).
+template <typename T>
+std::vector<T> forModel(const std::vector<Declared<std::pair<std::string, T>>>& list,
+                        const std::string& model) {
+    std::vector<T> out;
+    for (const auto& d : list)
         if (d.decl.first == model)
             out.push_back(d.decl.second);
     return out;
+}
+
+} // namespace
+
+std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
+    return forModel(filters_, model);
+}
+
+std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) const {
+    return forModel(decorators_, model);
+}
+
+std::vector<sdk::InsertHook> Catalog::insertHooksOf(const std::string& model) const {
+    return forModel(insertHooks_, model);
 }
 
 std::shared_ptr<sdk::Service> Catalog::service(const std::string& name) const {
@@ -231,6 +250,7 @@ void Catalog::clear() {
     settings_.clear();
     filters_.clear();
     decorators_.clear();
+    insertHooks_.clear();
     services_.clear();
 }
 
@@ -243,6 +263,7 @@ void Catalog::forget(const std::string& plugin) {
     std::erase_if(settings_, byPlugin);
     std::erase_if(filters_, byPlugin);
     std::erase_if(decorators_, byPlugin);
+    std::erase_if(insertHooks_, byPlugin);
     std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });
     const std::string named = "plugin '" + plugin + "'";
     std::erase_if(conflicts_, [&](const std::string& c) { return c.find(named) != std::string::npos; });

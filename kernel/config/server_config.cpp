@@ -31,6 +31,8 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "threads",
                                                    "token_expires_seconds",
                                                    "bcrypt_rounds",
+                                                   "event_retention_minutes",
+                                                   "presence_timeout_seconds",
                                                    "logging",
                                                    "plugins",
                                                    "smtp",
@@ -446,6 +448,18 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
         config.maxBodyBytes = static_cast<std::size_t>(*v) * 1024;
     if (auto v = check.integer(env["threads"], at("threads"), 1, 256, "an integer 1-256"))
         config.threads = static_cast<int>(*v);
+    if (auto v = check.integer(env["event_retention_minutes"], at("event_retention_minutes"), 1, 525600,
+                               "an integer 1-525600 (minutes)"))
+        config.eventRetentionMinutes = static_cast<int>(*v);
+    if (auto v = check.integer(env["presence_timeout_seconds"], at("presence_timeout_seconds"), 3, 86400,
+                               "an integer 3-86400 (seconds)"))
+        config.presenceTimeoutSeconds = static_cast<int>(*v);
+    if (!absent(env["rabbitmq_uri"]))
+        check.warning(at("rabbitmq_uri") +
+                      ": not needed, ignored. vantage6 relays events between server processes through "
+                      "RabbitMQ; this server writes them into the database (an outbox table) and every "
+                      "process reads them from there (woken by PostgreSQL LISTEN/NOTIFY), so several "
+                      "servers need only their shared PostgreSQL. Remove the key.");
 
     readLogging(check, env["logging"], at("logging"), config.logging);
     readPlugins(check, env["plugins"], at("plugins"), config.plugins);

@@ -54,6 +54,11 @@ struct ServerConfig {
     std::optional<int> tokenExpiresSeconds;
     /// bcrypt cost (log2 rounds) of new password and api-key hashes; 12 as vantage6.
     int bcryptRounds = 12;
+    /// `event_retention_minutes`: outbox rows older than this are pruned.
+    int eventRetentionMinutes = 60;
+    /// `presence_timeout_seconds`: a node whose server process stops refreshing its connection
+    /// (killed, cut off) turns offline this long after the last refresh.
+    int presenceTimeoutSeconds = 60;
     LoggingConfig logging;
     PluginsConfig plugins;
     /// The whole environment node, for settings plugins declare with a legacy path (smtp.server ...).

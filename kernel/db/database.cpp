@@ -46,6 +46,7 @@ struct Database::Impl {
     // Poco's pool throws when it is exhausted; this makes callers wait for a free session instead.
     std::counting_semaphore<kMaxSessions> slots;
     std::mutex writeLock;
+    TransactionListener* listener = nullptr;
 
     Impl(const DatabaseUri& u, const Catalog& c)
         : uri(u), catalog(c),
@@ -246,13 +247,60 @@ void Database::migrate() {
 }
 
 void Database::transaction(const std::function<void(sdk::Store&)>& work, Access access) {
-    impl_->run(
-        access,
-        [&](Poco::Data::Session& session) {
-            SqlStore store(session, impl_->dialect, impl_->catalog);
-            work(store);
-        },
-        this);
+    auto* listener = impl_->listener;
+    if (listener)
+        listener->begun(access == Access::Write);
+    try {
+        impl_->run(
+            access,
+            [&](Poco::Data::Session& session) {
+                SqlStore store(session, impl_->dialect, impl_->catalog,
+                               listener ? &listener->events() : nullptr);
+                work(store);
+                if (listener && access == Access::Write)
+                    listener->committing(store);
+            },
+            this);
+    } catch (...) {
+        if (listener)
+            listener->ended(false);
+        throw;
+    }
+    if (listener)
+        listener->ended(true);
+}
+
+void Database::listen(TransactionListener* listener) {
+    impl_->listener = listener;
+}
+
+void Database::exclusive(const std::function<void()>& work) {
+    if (impl_->dialect != sql::Dialect::Postgresql) {
+        work();
+        return;
+    }
+    // Any constant works as long as every process uses the same one: "dq" "st" (start-up).
+    constexpr std::int64_t kStartupLock = 0x6471'7374;
+    Impl::Lease lease(*impl_);
+    auto& session = lease.session();
+    try {
+        sql::query(session, impl_->dialect, "SELECT 1 FROM pg_advisory_lock(?)", {kStartupLock});
+    } catch (const Poco::Exception& e) {
+        throw DatabaseUnavailable("cannot take the start-up lock on " + impl_->uri.display() + ": " +
+                                  impl_->clean(e.displayText()));
+    }
+    struct Unlock {
+        Impl& impl;
+        Poco::Data::Session& session;
+        ~Unlock() {
+            try {
+                sql::query(session, impl.dialect, "SELECT 1 FROM pg_advisory_unlock_all()");
+            } catch (...) {
+                // The connection is gone, and the lock with it.
+            }
+        }
+    } unlock{*impl_, session};
+    work();
 }
 
 bool Database::healthy() {

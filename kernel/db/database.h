@@ -5,6 +5,7 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database_uri.h"
 
+#include <dq/sdk/services.h>
 #include <dq/sdk/store.h>
 #include <functional>
 #include <memory>
@@ -18,6 +19,22 @@ namespace dq::kernel {
 class DatabaseUnavailable : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// Told about every transaction a Database runs, on the thread that runs it: the outbox
+/// (kernel/events) keeps the events emitted during a transaction and writes them into it just before
+/// it commits, so an event exists exactly when its change does.
+class TransactionListener {
+public:
+    virtual ~TransactionListener() = default;
+    /// A transaction starts on this thread (`write`: it may write).
+    virtual void begun(bool write) = 0;
+    /// A write transaction's work returned; the last statements before COMMIT.
+    virtual void committing(sdk::Store& store) = 0;
+    /// The transaction committed or rolled back.
+    virtual void ended(bool committed) = 0;
+    /// Handed to the models' insert hooks (sdk::Registry::afterInsert).
+    virtual sdk::Events& events() = 0;
 };
 
 class Database {
@@ -38,6 +55,15 @@ public:
     /// exception propagates; DatabaseUnavailable when the connection is missing or was lost).
     /// SQLite writes are serialized in-process; reads run concurrently.
     void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write);
+
+    /// Sets who is told about each transaction (nullptr: nobody). Set once, before concurrent use.
+    void listen(TransactionListener* listener);
+
+    /// Runs `work` while holding the database-wide lock that start-ups take, so that N processes
+    /// starting at once create and seed the schema one after the other: on PostgreSQL
+    /// pg_advisory_lock on a connection of its own (released with it, even when the process dies);
+    /// SQLite has one process and needs none.
+    void exclusive(const std::function<void()>& work);
 
     /// `SELECT 1` succeeds.
     bool healthy();

@@ -15,6 +15,11 @@ namespace dq::kernel::schema {
 namespace {
 
 const char* const kSchemaTable = "dq_schema";
+/// The kernel's own tables besides dq_schema: the event outbox, its readers' positions, and which
+/// process holds a connection of which node until when.
+const char* const kKernelTables[] = {"dq_outbox", "dq_outbox_reader", "dq_presence"};
+/// pg_advisory_xact_lock key of migrations ("dq" "mg").
+constexpr std::int64_t kMigrationLock = 0x6471'6d67;
 
 std::string typeName(sdk::FieldType type) {
     switch (type) {
@@ -216,6 +221,25 @@ std::string fingerprint(const Catalog& catalog, const std::string& plugin) {
     return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
+void createKernelTables(Poco::Data::Session& session, sql::Dialect dialect) {
+    const bool pg = dialect == sql::Dialect::Postgresql;
+    // Ids only grow, also after every row was pruned (AUTOINCREMENT; a sequence on PostgreSQL):
+    // readers keep their position as the last id they delivered.
+    run(session, dialect,
+        std::string("CREATE TABLE IF NOT EXISTS \"dq_outbox\" (\"id\" ") +
+            (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
+            ", \"room\" TEXT NOT NULL, \"event\" TEXT NOT NULL, \"payload\" TEXT NOT NULL, "
+            "\"created_at\" TEXT NOT NULL)");
+    run(session, dialect,
+        "CREATE INDEX IF NOT EXISTS \"ix_dq_outbox_created_at\" ON \"dq_outbox\" (\"created_at\")");
+    run(session, dialect,
+        "CREATE TABLE IF NOT EXISTS \"dq_outbox_reader\" (\"reader\" TEXT PRIMARY KEY, \"last_id\" BIGINT "
+        "NOT NULL, \"updated_at\" TEXT NOT NULL)");
+    run(session, dialect,
+        "CREATE TABLE IF NOT EXISTS \"dq_presence\" (\"node_id\" BIGINT NOT NULL, \"process\" TEXT NOT "
+        "NULL, \"expires_at\" TEXT NOT NULL, PRIMARY KEY (\"node_id\", \"process\"))");
+}
+
 void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog) {
     auto problems = check(catalog);
     if (!problems.empty()) {
@@ -225,9 +249,15 @@ void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
         throw std::runtime_error(message + "\nFix the declarations in the named plugins (or disable them).");
     }
     auto& log = Poco::Logger::get("db");
-    if (dialect == sql::Dialect::Postgresql)
+    if (dialect == sql::Dialect::Postgresql) {
+        // N servers may start at once on an empty database: concurrent CREATE TABLE IF NOT EXISTS
+        // collide in PostgreSQL's catalog, so migrations take turns (released at COMMIT). The
+        // kernel also holds Database::exclusive() around the whole start-up; this covers any caller.
+        sql::query(session, dialect, "SELECT 1 FROM pg_advisory_xact_lock(?)", {kMigrationLock});
         // Each idempotent CREATE ... IF NOT EXISTS would otherwise print a notice on stderr.
         run(session, dialect, "SET LOCAL client_min_messages TO warning");
+    }
+    createKernelTables(session, dialect);
 
     run(session, dialect,
         "CREATE TABLE IF NOT EXISTS " + sql::quote(kSchemaTable) +
@@ -313,6 +343,8 @@ void dropAll(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
             run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(a.table));
     for (const auto& m : catalog.models())
         run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(m.decl.name()));
+    for (const auto* table : kKernelTables)
+        run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(table));
     run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(kSchemaTable));
 }
 

@@ -49,7 +49,11 @@ std::string fingerprint(const Catalog& catalog, const std::string& plugin);
 /// Creates missing tables and indexes, adds missing columns, records fingerprints in `dq_schema`.
 /// Runs inside the caller's transaction. Throws std::runtime_error listing every problem.
 void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
-/// Drops the tables of every declared model, their association tables and `dq_schema`.
+/// The kernel's tables: `dq_outbox` (events as rows), `dq_outbox_reader` (each process's position),
+/// `dq_presence` (node connections per process, with an expiry). Part of migrate().
+void createKernelTables(Poco::Data::Session& session, sql::Dialect dialect);
+/// Drops the tables of every declared model, their association tables, the kernel's tables and
+/// `dq_schema`.
 void dropAll(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
 
 } // namespace dq::kernel::schema

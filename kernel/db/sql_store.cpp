@@ -123,8 +123,9 @@ std::vector<std::string> sqliteColumns(const std::string& message, const std::st
 
 } // namespace
 
-SqlStore::SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog)
-    : session_(session), dialect_(dialect), catalog_(catalog) {}
+SqlStore::SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
+                   sdk::Events* events)
+    : session_(session), dialect_(dialect), catalog_(catalog), events_(events) {}
 
 const sdk::ModelDecl& SqlStore::model(const std::string& name) const {
     if (const auto* m = catalog_.model(name))
@@ -426,6 +427,14 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
                            sql::quote(m.name()) + "))",
                        {sql::quote(m.name())});
     });
+    if (events_) {
+        auto hooks = catalog_.insertHooksOf(m.name());
+        if (!hooks.empty()) {
+            auto row = *find(m.name(), id);
+            for (const auto& hook : hooks)
+                hook(*this, *events_, row);
+        }
+    }
     return id;
 }
 

@@ -5,6 +5,7 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/sql.h"
 
+#include <dq/sdk/services.h>
 #include <dq/sdk/store.h>
 #include <functional>
 #include <set>
@@ -16,7 +17,9 @@ namespace dq::kernel {
 
 class SqlStore : public sdk::Store {
 public:
-    SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
+    /// `events` goes to the models' insert hooks; without it they do not run (schema tools, tests).
+    SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
+             sdk::Events* events = nullptr);
 
     std::optional<sdk::Record> find(const std::string& model, sdk::Id id) override;
     std::vector<sdk::Record> select(const std::string& model, const sdk::Query& query = {}) override;
@@ -55,6 +58,7 @@ private:
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
     const Catalog& catalog_;
+    sdk::Events* events_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
 };

@@ -1,22 +1,27 @@
-// Event delivery: synchronous to subscribers, after the emitting transaction commits.
+// Emits go to the outbox when there is one; delivery is synchronous to the subscribers.
 #include "kernel/events/event_bus.h"
 
+#include "kernel/events/outbox.h"
+
 #include <Poco/Logger.h>
-#include <memory>
 
 namespace dq::kernel {
 
-namespace {
-thread_local std::vector<Event>* held = nullptr;
+void EventBus::emit(const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) {
+    Outbox* outbox = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        outbox = outbox_;
+    }
+    if (outbox)
+        outbox->add({room, event, payload});
+    else
+        deliver({room, event, payload});
 }
 
-void EventBus::emit(const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) {
-    Event e{room, event, payload};
-    if (held) {
-        held->push_back(std::move(e));
-        return;
-    }
-    deliver(e);
+void EventBus::attach(Outbox* outbox) {
+    std::lock_guard lock(mutex_);
+    outbox_ = outbox;
 }
 
 void EventBus::deliver(const Event& event) {
@@ -45,29 +50,6 @@ int EventBus::subscribe(Handler handler) {
 void EventBus::unsubscribe(int id) {
     std::lock_guard lock(mutex_);
     handlers_.erase(id);
-}
-
-// Holds nest: a handler's own short transaction (Services::transaction) commits, and so delivers,
-// independently of the request's transaction around it.
-EventBus::Hold::Hold(EventBus& bus) : bus_(bus), outer_(held) { held = new std::vector<Event>; }
-
-EventBus::Hold::~Hold() {
-    if (open_)
-        discard();
-}
-
-void EventBus::Hold::commit() {
-    std::unique_ptr<std::vector<Event>> events(held);
-    held = outer_;
-    open_ = false;
-    for (const auto& e : *events)
-        bus_.deliver(e);
-}
-
-void EventBus::Hold::discard() {
-    delete held;
-    held = outer_;
-    open_ = false;
 }
 
 } // namespace dq::kernel

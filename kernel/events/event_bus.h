@@ -1,5 +1,7 @@
-// The in-process event bus. Events emitted during a request are held until its transaction
-// commits (and dropped when it rolls back), so nobody hears about work that did not happen.
+// The event bus: sdk::Events for plugins and the kernel. With an outbox attached (every kernel with a
+// database), an emitted event becomes a row of the transaction it was emitted in and reaches the
+// subscribers when the outbox reader delivers that row, in this process and in every other one on
+// the same database. Without one (unit tests of the channel) events reach the subscribers at once.
 #pragma once
 
 #include <dq/sdk/services.h>
@@ -9,6 +11,8 @@
 #include <vector>
 
 namespace dq::kernel {
+
+class Outbox;
 
 struct Event {
     std::string room;
@@ -22,26 +26,17 @@ public:
     int subscribe(Handler handler) override;
     void unsubscribe(int id) override;
 
-    /// Holds this thread's emits until commit() or discard(). Used by the kernel around requests.
-    class Hold {
-    public:
-        explicit Hold(EventBus& bus);
-        ~Hold(); ///< discards when neither commit() nor discard() ran
-        void commit();
-        void discard();
-
-    private:
-        EventBus& bus_;
-        std::vector<Event>* outer_;
-        bool open_ = true;
-    };
-
-private:
+    /// Sends every later emit through `outbox` (nullptr: deliver at once again).
+    void attach(Outbox* outbox);
+    /// Hands one event to every subscriber now, in subscription order; a subscriber that throws is
+    /// logged and skipped. The outbox reader calls this for each row it delivers.
     void deliver(const Event& event);
 
+private:
     std::mutex mutex_;
     std::map<int, Handler> handlers_;
     int next_ = 1;
+    Outbox* outbox_ = nullptr;
 };
 
 } // namespace dq::kernel

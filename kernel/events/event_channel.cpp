@@ -7,6 +7,7 @@
 #include "kernel/events/socketio/websocket_codec.h"
 
 #include <Poco/Base64Encoder.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
@@ -16,6 +17,8 @@
 #include <Poco/Net/WebSocket.h>
 #include <Poco/RandomStream.h>
 #include <Poco/String.h>
+#include <Poco/Timespan.h>
+#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 #include <atomic>
 #include <chrono>
@@ -47,6 +50,8 @@ constexpr auto kScarcityCheck = std::chrono::milliseconds(200);
 namespace {
 
 const std::string kNamespace = "/tasks";
+/// pg_advisory_xact_lock key of the presence sweep ("dq" "pr").
+constexpr std::int64_t kPresenceLock = 0x6471'7072;
 
 Poco::Logger& channelLog() {
     return Poco::Logger::get("events");
@@ -167,6 +172,7 @@ struct EventChannel::Impl {
     std::deque<std::function<void()>> work;
     std::thread worker;
     std::map<sdk::Id, int> nodeSockets; ///< worker thread only: live sockets per node
+    bool firstHeartbeat = true;         ///< worker thread only
 
     Impl(EventChannelEnvironment e, EventChannelSettings s) : env(std::move(e)), settings(std::move(s)) {}
 
@@ -486,9 +492,6 @@ struct EventChannel::Impl {
                     auto cid = std::to_string(who->collaborationId.value_or(0));
                     rooms = {"all_nodes", "collaboration_" + cid,
                              "collaboration_" + cid + "_organization_" + std::to_string(who->organizationId)};
-                    store.update(
-                        "node", who->id,
-                        sdk::Record().set("status", std::string("online")).set("last_seen", sdk::nowUtc()));
                 } else {
                     rooms = userRooms(store, *who);
                 }
@@ -516,15 +519,26 @@ struct EventChannel::Impl {
             for (const auto& room : rooms)
                 this->rooms[room].insert(s);
         }
+        // After the socket is in its rooms, so that it hears these too. The events are rows of the
+        // transaction that marks the node online: every process's clients hear them.
         const std::string kind = isNode ? "Node" : "User";
-        for (const auto& room : rooms)
-            if (room != "all_nodes")
-                emit(room, "message", Poco::Dynamic::Var(kind + " " + who->name + " joined room " + room));
-        if (isNode) {
+        if (isNode)
             ++nodeSockets[who->id];
+        transaction([&](sdk::Store& store) {
+            if (isNode) {
+                store.update(
+                    "node", who->id,
+                    sdk::Record().set("status", std::string("online")).set("last_seen", sdk::nowUtc()));
+                refreshPresence(store, {who->id});
+            }
             for (const auto& room : rooms)
-                emit(room, "node-online", nodeSummary(*who));
-        }
+                if (room != "all_nodes")
+                    emit(room, "message",
+                         Poco::Dynamic::Var(kind + " " + who->name + " joined room " + room));
+            if (isNode)
+                for (const auto& room : rooms)
+                    emit(room, "node-online", nodeSummary(*who));
+        });
         channelLog().information("event channel: %s %s (id %?d) connected, rooms: %z", kind, who->name,
                                  who->id, rooms.size());
     }
@@ -586,24 +600,127 @@ struct EventChannel::Impl {
             }
         }
         const auto& who = *s->who;
-        for (const auto& room : s->rooms)
-            if (room != "all_nodes")
-                emit(room, "message", Poco::Dynamic::Var(who.name + " left room " + room));
-        if (who.is(sdk::ClientKind::Node) && --nodeSockets[who.id] <= 0) {
+        bool lastHere = who.is(sdk::ClientKind::Node) && --nodeSockets[who.id] <= 0;
+        if (lastHere)
             nodeSockets.erase(who.id);
-            transaction([&](sdk::Store& store) {
-                if (!store.find("node", who.id))
-                    return;
-                store.update("node", who.id, sdk::Record().set("status", std::string("offline")));
-                for (const auto& row :
-                     store.select("nodeconfig", sdk::Query().add(sdk::Condition::equal("node_id", who.id))))
-                    store.remove("nodeconfig", row.id);
-            });
+        transaction([&](sdk::Store& store) {
             for (const auto& room : s->rooms)
-                emit(room, "node-offline", nodeSummary(who));
-        }
+                if (room != "all_nodes")
+                    emit(room, "message", Poco::Dynamic::Var(who.name + " left room " + room));
+            if (!lastHere)
+                return;
+            store.execute("DELETE FROM dq_presence WHERE node_id = ? AND process = ?",
+                          {who.id, settings.process});
+            // Connected to another server process as well (it reconnected there first): still online.
+            if (!store
+                     .query("SELECT 1 FROM dq_presence WHERE node_id = ? AND expires_at >= ?",
+                            {who.id, sdk::nowUtc()})
+                     .rows.empty())
+                return;
+            goOffline(store, who.id, &s->rooms);
+        });
         channelLog().information("event channel: %s (id %?d) disconnected", who.name, who.id);
         s->rooms.clear();
+    }
+
+    // -- presence: which process holds a connection of which node, until when --
+
+    std::string presenceExpiry() const {
+        Poco::Timestamp until;
+        until += Poco::Timestamp::TimeDiff(settings.presenceTimeoutMs) * 1000;
+        return Poco::DateTimeFormatter::format(until, "%Y-%m-%dT%H:%M:%S.%F");
+    }
+
+    /// Extends this process's presence rows of `nodes`, creating the missing ones.
+    void refreshPresence(sdk::Store& store, const std::vector<sdk::Id>& nodes) {
+        const auto until = presenceExpiry();
+        for (auto id : nodes)
+            store.execute(
+                "INSERT INTO dq_presence (node_id, process, expires_at) VALUES (?, ?, ?) ON CONFLICT "
+                "(node_id, process) DO UPDATE SET expires_at = excluded.expires_at",
+                {id, settings.process, until});
+    }
+
+    /// The rooms a node joins, from its row.
+    static std::vector<std::string> nodeRooms(const sdk::Record& node) {
+        auto cid = std::to_string(node.integer("collaboration_id").value_or(0));
+        return {"all_nodes", "collaboration_" + cid,
+                "collaboration_" + cid + "_organization_" +
+                    std::to_string(node.integer("organization_id").value_or(0))};
+    }
+
+    /// Marks the node offline (when it was online), drops its node configuration and announces
+    /// `node-offline` to `rooms` (default: the rooms a node of its collaboration joins).
+    void goOffline(sdk::Store& store, sdk::Id nodeId, const std::vector<std::string>* rooms = nullptr) {
+        auto node = store.find("node", nodeId);
+        if (!node)
+            return;
+        for (const auto& row :
+             store.select("nodeconfig", sdk::Query().add(sdk::Condition::equal("node_id", nodeId))))
+            store.remove("nodeconfig", row.id);
+        if (node->text("status") == "offline")
+            return;
+        store.update("node", nodeId, sdk::Record().set("status", std::string("offline")));
+        sdk::Identity who;
+        who.id = nodeId;
+        who.name = node->text("name");
+        who.organizationId = node->integer("organization_id").value_or(0);
+        std::vector<std::string> defaults;
+        if (!rooms) {
+            defaults = nodeRooms(*node);
+            rooms = &defaults;
+        }
+        for (const auto& room : *rooms)
+            emit(room, "node-offline", nodeSummary(who));
+    }
+
+    /// Every third of the presence timeout (worker thread): this process's connections are extended,
+    /// and nodes whose every connection expired (their process died or lost the database) go offline,
+    /// whichever process notices first.
+    void heartbeat() {
+        std::vector<sdk::Id> mine;
+        for (const auto& [id, count] : nodeSockets)
+            mine.push_back(id);
+        transaction([&](sdk::Store& store) {
+            if (firstHeartbeat)
+                // Connections this process held before it restarted are gone.
+                store.execute("UPDATE dq_presence SET expires_at = '' WHERE process = ?", {settings.process});
+            firstHeartbeat = false;
+            refreshPresence(store, mine);
+            if (!mine.empty()) {
+                // Swept while this process could not refresh (it lost the database for longer than
+                // the timeout) although its sockets stayed: online again.
+                std::vector<sdk::Value> ids(mine.begin(), mine.end());
+                for (const auto& node : store.select(
+                         "node", sdk::Query()
+                                     .add(sdk::Condition::in("id", ids))
+                                     .add(sdk::Condition::equal("status", std::string("offline"))))) {
+                    store.update("node", node.id, sdk::Record().set("status", std::string("online")));
+                    sdk::Identity who;
+                    who.id = node.id;
+                    who.name = node.text("name");
+                    who.organizationId = node.integer("organization_id").value_or(0);
+                    for (const auto& room : nodeRooms(node))
+                        emit(room, "node-online", nodeSummary(who));
+                }
+            }
+            if (store.dialect() == "postgresql")
+                // One sweeper at a time, so each node-offline is announced once.
+                store.query("SELECT 1 FROM pg_advisory_xact_lock(?)", {kPresenceLock});
+            const auto now = sdk::nowUtc();
+            std::vector<sdk::Id> expired;
+            for (const auto& row :
+                 store.query("SELECT DISTINCT node_id FROM dq_presence WHERE expires_at < ?", {now}).rows)
+                expired.push_back(row.at(0).convert<sdk::Id>());
+            if (expired.empty())
+                return;
+            store.execute("DELETE FROM dq_presence WHERE expires_at < ?", {now});
+            for (auto id : expired)
+                if (store.query("SELECT 1 FROM dq_presence WHERE node_id = ?", {id}).rows.empty()) {
+                    channelLog().information("event channel: node %?d: its connection expired; offline", id);
+                    goOffline(store, id);
+                }
+        });
     }
 
     void onClientEvent(const std::shared_ptr<Session>& s, const std::string& name,
@@ -827,6 +944,8 @@ struct EventChannel::Impl {
     void runReactor() {
         epoll_event events[256];
         auto lastSweep = Clock::now();
+        // The first heartbeat at once: it expires what this process held before a restart.
+        auto lastHeartbeat = Clock::now() - std::chrono::hours(1);
         while (running) {
             int n = epoll_wait(epollFd, events, 256, 200);
             for (int i = 0; i < n; ++i) {
@@ -853,6 +972,10 @@ struct EventChannel::Impl {
             if (Clock::now() - lastSweep >= std::chrono::milliseconds(200)) {
                 lastSweep = Clock::now();
                 sweep();
+            }
+            if (Clock::now() - lastHeartbeat >= std::chrono::milliseconds(settings.presenceTimeoutMs / 3)) {
+                lastHeartbeat = Clock::now();
+                post([this] { heartbeat(); });
             }
         }
     }

@@ -30,6 +30,11 @@ struct EventChannelSettings {
     std::size_t maxSessions = 20000;
     /// A client that does not read its WebSocket gets disconnected past this many unsent bytes.
     std::size_t maxUnsentBytes = 4 * 1024 * 1024;
+    /// This process's name in `dq_presence` (stable across restarts).
+    std::string process = "local";
+    /// A node connection this process stops refreshing (it died) expires after this long; the node
+    /// turns offline when its last connection expired. Refreshed every third of it.
+    int presenceTimeoutMs = 60000;
 };
 
 /// What the channel needs from the kernel, as functions so that this library does not link to them.
@@ -53,7 +58,8 @@ public:
     EventChannel(const EventChannel&) = delete;
     EventChannel& operator=(const EventChannel&) = delete;
 
-    /// Subscribes to the bus and starts the WebSocket thread and the worker thread.
+    /// Subscribes to the bus and starts the WebSocket thread and the worker thread (which also
+    /// refreshes this process's node presence and expires other processes' stale ones).
     void start();
     /// Closes every connection, releases waiting polls and joins the threads. Idempotent.
     void stop();

@@ -428,7 +428,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
                            serializer_);
         return route.decl.handler(context);
     }
-    EventBus::Hold hold(*env_.events);
+    // Events the handler emits are written with its transaction (the outbox): none when it fails.
     env_.database->transaction(
         [&](sdk::Store& store) {
             ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog,
@@ -436,7 +436,6 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
             response = route.decl.handler(context);
         },
         access);
-    hold.commit();
     return response;
 }
 

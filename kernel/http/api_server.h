@@ -5,7 +5,6 @@
 #include "kernel/auth/token_service.h"
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database.h"
-#include "kernel/events/event_bus.h"
 #include "kernel/http/router.h"
 #include "kernel/http/serializer.h"
 #include "kernel/http/touch_throttle.h"
@@ -26,7 +25,6 @@ struct ApiEnvironment {
     const Catalog* catalog = nullptr;
     Database* database = nullptr;
     TokenService* tokens = nullptr;
-    EventBus* events = nullptr;
     /// The Services of the plugin that owns a route (handlers get their own plugin's services).
     std::function<sdk::Services&(const std::string& plugin)> servicesOf;
     std::string apiPath = "/api";

@@ -1,4 +1,6 @@
-// Limits `last_seen` writes to one a minute per caller, so read requests stay reads.
+// Limits `last_seen` writes to one a minute per caller, so read requests stay reads. Per process:
+// with N server processes a caller's last_seen is written at most N times a minute; nothing decides
+// an answer from it, so it may be stale (the only in-memory state of the request path).
 #pragma once
 
 #include <chrono>

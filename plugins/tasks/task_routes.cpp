@@ -209,16 +209,9 @@ Response createTask(RequestContext& ctx) {
         if (!parent->isNull("init_user_id"))
             task.set("init_user_id", parent->get("init_user_id"));
     }
+    // The inserts announce themselves (announceTask, announceResult).
     auto taskId = store.insert("task", task);
     auto created = *store.find("task", taskId);
-
-    auto room = "collaboration_" + std::to_string(*collaborationId);
-    Object::Ptr announced = new Object;
-    announced->set("task_id", taskId);
-    announced->set("run_id", created.get("run_id"));
-    announced->set("collaboration_id", *collaborationId);
-    announced->set("init_org_id", who.organizationId);
-    ctx.services().events().emit(room, "task_created", announced);
 
     auto now = sdk::nowUtc();
     for (const auto& t : targets) {
@@ -230,8 +223,31 @@ Response createTask(RequestContext& ctx) {
             result.set("input", input);
         store.insert("result", result);
     }
-    ctx.services().events().emit(room, "new_task", Poco::Dynamic::Var(taskId));
     return Response::json(taskJson(ctx, created, false), 201);
+}
+
+void announceTask(sdk::Store&, sdk::Events& events, const Record& task) {
+    if (task.isNull("collaboration_id"))
+        return;
+    Object::Ptr announced = new Object;
+    announced->set("task_id", task.id);
+    announced->set("run_id", task.get("run_id"));
+    announced->set("collaboration_id", task.get("collaboration_id"));
+    announced->set("init_org_id", task.get("initiator_id"));
+    events.emit("collaboration_" + task.text("collaboration_id"), "task_created", announced);
+}
+
+void announceResult(sdk::Store& store, sdk::Events& events, const Record& result) {
+    auto taskId = result.integer("task_id");
+    auto organization = result.integer("organization_id");
+    auto task = taskId ? store.find("task", *taskId) : std::nullopt;
+    if (!task || !organization || task->isNull("collaboration_id"))
+        return;
+    // To the room of the node that runs this result: each node hears of each of its results once,
+    // however the task was made.
+    events.emit("collaboration_" + task->text("collaboration_id") + "_organization_" +
+                    std::to_string(*organization),
+                "new_task", Poco::Dynamic::Var(*taskId));
 }
 
 Response getTask(RequestContext& ctx) {

@@ -40,6 +40,10 @@ std::vector<Record> resultsOf(sdk::Store& store, Id taskId);
 /// Decorator of the task model: `complete`, `finished_at` and `status`, derived from the results,
 /// wherever a task is serialized (also in other plugins' lists such as /collaboration/<id>/task).
 void addDerivedState(sdk::Store& store, const Record& task, Poco::JSON::Object& json);
+/// Insert hooks: `task_created` to the task's collaboration; `new_task` (the task id) to the room
+/// of the organization whose node runs the new result. Made by the API, the shell or an import alike.
+void announceTask(sdk::Store& store, sdk::Events& events, const Record& task);
+void announceResult(sdk::Store& store, sdk::Events& events, const Record& result);
 Poco::JSON::Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResults);
 /// Result JSON; `includeTask` replaces the task link with the task object minus its results.
 Poco::JSON::Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask);

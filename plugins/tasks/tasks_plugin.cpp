@@ -23,6 +23,8 @@ public:
         registry.model(resultModel());
         registry.model(portModel());
         registry.decorate("task", addDerivedState);
+        registry.afterInsert("task", announceTask);
+        registry.afterInsert("result", announceResult);
         declareFilters(registry);
         declareRules(registry);
         declareRoutes(registry);

@@ -273,6 +273,9 @@ kernel::Kernel& TestServer::kernel() {
 sdk::Events& TestServer::events() {
     return impl_->kernel->events();
 }
+void TestServer::settleEvents() {
+    EXPECT_TRUE(impl_->kernel->settleEvents()) << "events committed were not delivered within 10 s";
+}
 sdk::Services& TestServer::services(const std::string& plugin) {
     return impl_->kernel->servicesOf(plugin);
 }

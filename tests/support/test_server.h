@@ -72,6 +72,9 @@ public:
 
     // What plugin tests need of the running kernel, in SDK terms (plugins/ includes only the SDK).
     dq::sdk::Events& events();
+    /// Waits until the kernel has delivered every event committed so far to its subscribers (events
+    /// travel through the outbox, after the commit); asserts that it did within 10 s.
+    void settleEvents();
     dq::sdk::Services& services(const std::string& plugin);
     /// Runs `work` in one transaction on the server's database.
     void transaction(const std::function<void(dq::sdk::Store&)>& work);

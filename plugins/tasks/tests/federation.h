@@ -39,14 +39,15 @@ inline std::vector<long long> idsOf(const Array::Ptr& list) {
     return out;
 }
 
-/// Records every event the kernel delivers while it lives.
+/// Records every event the kernel delivers while it lives. Reading waits until everything committed
+/// so far has been delivered (events reach subscribers through the outbox, after the commit).
 class EventLog {
 public:
     struct Entry {
         std::string room, event;
         Poco::Dynamic::Var payload;
     };
-    explicit EventLog(TestServer& server) : events_(server.events()) {
+    explicit EventLog(TestServer& server) : server_(server), events_(server.events()) {
         id_ = events_.subscribe(
             [this](const std::string& room, const std::string& event, const Poco::Dynamic::Var& p) {
                 std::lock_guard lock(mutex_);
@@ -55,6 +56,7 @@ public:
     }
     ~EventLog() { events_.unsubscribe(id_); }
     std::vector<Entry> named(const std::string& event) {
+        server_.settleEvents();
         std::lock_guard lock(mutex_);
         std::vector<Entry> out;
         for (const auto& e : entries_)
@@ -63,11 +65,13 @@ public:
         return out;
     }
     void clear() {
+        server_.settleEvents();
         std::lock_guard lock(mutex_);
         entries_.clear();
     }
 
 private:
+    TestServer& server_;
     dq::sdk::Events& events_;
     int id_ = 0;
     std::mutex mutex_;

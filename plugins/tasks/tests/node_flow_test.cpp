@@ -56,10 +56,14 @@ TEST_P(NodeFlow, TaskRunsThroughBothNodesAndEndsCompleted) {
     EXPECT_EQ(payload->getValue<long long>("run_id"), runId);
     EXPECT_EQ(payload->getValue<long long>("collaboration_id"), f.collaboration);
     EXPECT_EQ(payload->getValue<long long>("init_org_id"), f.orgs[0]);
+    // One new_task per result, to the room of the organization whose node runs it (and none to the
+    // third organization, which got no result).
     auto newTask = events.named("new_task");
-    ASSERT_EQ(newTask.size(), 1u);
-    EXPECT_EQ(newTask[0].room, room);
-    EXPECT_EQ(newTask[0].payload.convert<long long>(), taskId);
+    ASSERT_EQ(newTask.size(), 2u);
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(newTask[i].room, room + "_organization_" + std::to_string(f.orgs[i]));
+        EXPECT_EQ(newTask[i].payload.convert<long long>(), taskId);
+    }
 
     // Each node finds exactly its own open result, with the task included.
     std::vector<std::string> nodeTokens{f.nodeToken(0), f.nodeToken(1), f.nodeToken(2)};

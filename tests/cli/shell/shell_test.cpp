@@ -12,8 +12,10 @@
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/TemporaryFile.h>
+#include <algorithm>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <pty.h>
 #include <regex>
 #include <sstream>
@@ -264,6 +266,36 @@ TEST_F(ShellTest, EntitiesCreatedInTheShellAreVisibleThroughTheApi) {
     auto ch = http("GET", "/task/" + child, "", root);
     ASSERT_EQ(ch.status, 200) << ch.body;
     EXPECT_EQ(ch.object()->getObject("parent")->getValue<std::string>("id"), task) << ch.body;
+}
+
+TEST_F(ShellTest, TasksMadeInTheShellReachTheRunningServer) {
+    // The server runs while the shell writes: each save's events are outbox rows the server delivers
+    // (to its sockets; here to a subscriber), once each, as if the task had been made through the API.
+    startServer();
+    std::mutex mutex;
+    std::vector<std::string> heard;
+    int subscription = kernel_->events().subscribe(
+        [&](const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) {
+            std::lock_guard lock(mutex);
+            heard.push_back(event + " " + room + " " + payload.toString());
+        });
+    auto run = shell(kCreateEverything);
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    ASSERT_TRUE(kernel_->settleEvents());
+    kernel_->events().unsubscribe(subscription);
+    auto collab = "collaboration_" + printed(run, "COLLAB");
+    auto task = printed(run, "TASK");
+    std::lock_guard lock(mutex);
+    auto count = [&](const std::string& prefix) {
+        return std::count_if(heard.begin(), heard.end(),
+                             [&](const std::string& h) { return h.rfind(prefix, 0) == 0; });
+    };
+    for (const auto& org : {printed(run, "ORG"), printed(run, "OTHER")})
+        EXPECT_EQ(count("new_task " + collab + "_organization_" + org + " " + task), 1)
+            << testing::PrintToString(heard);
+    EXPECT_EQ(count("new_task "), 2) << testing::PrintToString(heard);
+    // The task and its child.
+    EXPECT_EQ(count("task_created " + collab + " "), 2) << testing::PrintToString(heard);
 }
 
 TEST_F(ShellTest, UserCreatedInTheShellLogsIn) {

@@ -1,4 +1,4 @@
-// The in-process bus: delivery to subscribers, and holding a request's events until it commits.
+// The bus without an outbox: delivery to subscribers at once (outbox_test.cpp covers transactions).
 #include "kernel/events/event_bus.h"
 
 #include <gtest/gtest.h>
@@ -26,29 +26,6 @@ TEST(EventBus, DeliversToEverySubscriberUntilUnsubscribed) {
     EXPECT_EQ(a.events,
               (std::vector<std::string>{"collaboration_1:new_task", "collaboration_1:status_update"}));
     EXPECT_EQ(b.events, (std::vector<std::string>{"collaboration_1:new_task"}));
-}
-
-TEST(EventBus, HoldsEventsUntilCommit) {
-    EventBus bus;
-    Heard heard;
-    heard.subscribe(bus);
-    EventBus::Hold hold(bus);
-    bus.emit("collaboration_1", "new_task", 5);
-    EXPECT_TRUE(heard.events.empty());
-    hold.commit();
-    EXPECT_EQ(heard.events, (std::vector<std::string>{"collaboration_1:new_task"}));
-}
-
-TEST(EventBus, DropsHeldEventsOfARolledBackRequest) {
-    EventBus bus;
-    Heard heard;
-    heard.subscribe(bus);
-    {
-        EventBus::Hold hold(bus);
-        bus.emit("collaboration_1", "new_task", 5);
-    }
-    bus.emit("collaboration_1", "after", 1);
-    EXPECT_EQ(heard.events, (std::vector<std::string>{"collaboration_1:after"}));
 }
 
 TEST(EventBus, OneFailingSubscriberDoesNotStopTheOthers) {

@@ -17,6 +17,9 @@
 namespace dq::kernel {
 namespace {
 
+/// This build's ABI as the kernel's messages spell it.
+const std::string kServerAbi = std::to_string(dq::sdk::kAbiMajor) + "." + std::to_string(dq::sdk::kAbiMinor);
+
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -142,7 +145,7 @@ TEST_F(PluginHostTest, MarkerIsReadableWithoutLoadingTheLibrary) {
     boost::dll::library_info info(fixture("alpha"));
     auto symbols = info.symbols(sdk::kPluginSection);
     EXPECT_THAT(symbols, Contains("dq_plugin_create"));
-    EXPECT_THAT(symbols, Contains("dq_sdk_abi_1_0"));
+    EXPECT_THAT(symbols, Contains("dq_sdk_abi_1_1"));
     EXPECT_FALSE(isLoaded(fixture("alpha")));
 }
 
@@ -155,7 +158,7 @@ TEST_F(PluginHostTest, LoadsPluginAndDeclaresEverythingIntoFrozenCatalog) {
     EXPECT_EQ(alpha.file, fixture("alpha"));
     EXPECT_EQ(alpha.info.version, "1.0.0");
     EXPECT_EQ(alpha.abiMajor, 1);
-    EXPECT_EQ(alpha.abiMinor, 0);
+    EXPECT_EQ(alpha.abiMinor, dq::sdk::kAbiMinor);
     EXPECT_FALSE(alpha.started);
     EXPECT_TRUE(isLoaded(fixture("alpha")));
 
@@ -240,15 +243,19 @@ TEST_F(PluginHostTest, SameFolderListedTwiceIsNotADuplicate) {
 TEST_F(PluginHostTest, RejectsPluginBuiltForOtherAbiWithoutRunningIt) {
     // Loading the file would abort this process: its static initializer calls std::abort().
     auto problems = loadProblems({"future"});
-    EXPECT_THAT(problems, ElementsAre(fixture("future") + ": built for SDK ABI 2.0, this server has ABI 1.0; "
-                                                          "rebuild the plugin against SDK 1.x"));
+    EXPECT_THAT(problems,
+                ElementsAre(fixture("future") + ": built for SDK ABI 2.0, this server has ABI " + kServerAbi +
+                            "; "
+                            "rebuild the plugin against SDK 1.x"));
     EXPECT_FALSE(isLoaded(fixture("future")));
 }
 
 TEST_F(PluginHostTest, RejectsPluginBuiltForNewerMinorAbi) {
     auto problems = loadProblems({"newer"});
-    EXPECT_THAT(problems, ElementsAre(fixture("newer") + ": built for SDK ABI 1.9, this server has ABI 1.0; "
-                                                         "rebuild the plugin against SDK 1.x"));
+    EXPECT_THAT(problems,
+                ElementsAre(fixture("newer") + ": built for SDK ABI 1.9, this server has ABI " + kServerAbi +
+                            "; "
+                            "rebuild the plugin against SDK 1.x"));
 }
 
 TEST_F(PluginHostTest, RejectsSharedLibraryWithoutPluginSection) {
@@ -378,7 +385,8 @@ TEST_F(PluginHostTest, OptionalPluginThatFailsIsSkippedWithAWarning) {
                     "optional plugin 'declare_throws' skipped: plugin 'declare_throws' failed in declare: "
                     "model 'broken' has no fields",
                     "optional plugin 'future' skipped: " + fixture("future") +
-                        ": built for SDK ABI 2.0, this server has ABI 1.0; rebuild the plugin against "
+                        ": built for SDK ABI 2.0, this server has ABI " + kServerAbi +
+                        "; rebuild the plugin against "
                         "SDK 1.x"));
     // It declared a route before throwing; that declaration is gone with it.
     ASSERT_EQ(catalog_.routes().size(), 1u);

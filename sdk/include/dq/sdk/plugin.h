@@ -81,6 +81,12 @@ struct SettingDecl {
 /// plugins' sub-lists), e.g. a task's derived `status`.
 using Decorator = std::function<void(Store& store, const Record& record, Poco::JSON::Object& json)>;
 
+/// Runs in the transaction that inserted a row of a model, wherever the insert came from: a route,
+/// the admin shell, `vserver import`, a plugin command. The place to emit the events a new row
+/// causes (a task's `new_task`), so that every way of making the row announces it, exactly when it
+/// commits. `row` is the row as stored, with its id.
+using InsertHook = std::function<void(Store& store, Events& events, const Record& row)>;
+
 /// The declare-phase handle. Everything a plugin contributes is declared here, explicitly; the
 /// kernel freezes the registry afterwards (later calls throw).
 class Registry {
@@ -95,6 +101,8 @@ public:
     virtual void decorate(const std::string& model, Decorator decorator) = 0;
     /// A capability for other plugins and the kernel, under a well-known name (see services.h).
     virtual void provide(const std::string& name, std::shared_ptr<Service> service) = 0;
+    /// Since ABI 1.1: `hook` runs after every insert into `model` (see InsertHook).
+    virtual void afterInsert(const std::string& model, InsertHook hook) = 0;
 };
 
 class Plugin {
