@@ -1,16 +1,90 @@
-// bcrypt via crypt_r: reentrant, so concurrent logins do not serialize on a global buffer.
+// bcrypt via crypt_r (reentrant, so the pool's threads do not serialize on a global buffer), run on
+// a fixed pool with a bounded queue.
 #include "kernel/auth/password_hasher.h"
 
 #include <crypt.h>
 #include <cstring>
+#include <dq/sdk/http.h>
+#include <future>
 #include <memory>
 #include <stdexcept>
 
 namespace dq::kernel {
 
+PasswordHasher::PasswordHasher(int cost, Limits limits, Caller caller)
+    : cost_(cost), queueLimit_(static_cast<std::size_t>(std::max(limits.queue, 1))),
+      caller_(std::move(caller)) {
+    int threads = limits.threads;
+    if (threads <= 0)
+        // Half the cores: bcrypt is pure CPU, and the other half keeps answering everything else.
+        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+    for (int i = 0; i < threads; ++i)
+        threads_.emplace_back([this] { serve(); });
+}
+
+PasswordHasher::~PasswordHasher() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    room_.notify_all();
+    for (auto& t : threads_)
+        t.join();
+}
+
+void PasswordHasher::serve() {
+    for (;;) {
+        std::function<void()> work;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty())
+                return;
+            work = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        room_.notify_one();
+        work();
+    }
+}
+
+void PasswordHasher::onPool(const std::function<void()>& work) {
+    bool request = caller_.servingRequest();
+    if (request && caller_.holdsSession())
+        throw std::logic_error("a password was hashed while the request holds a database session; read, "
+                               "RequestContext::commit(), then hash (or hash before the first read)");
+    std::packaged_task<void()> task(work);
+    auto done = task.get_future();
+    {
+        std::unique_lock lock(mutex_);
+        if (request && queue_.size() >= queueLimit_)
+            throw sdk::ServiceUnavailable(
+                "The server is busy checking passwords; please try again in a few seconds.");
+        room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
+        if (stopping_)
+            throw std::runtime_error("the password hasher is shutting down");
+        queue_.emplace_back([&task] { task(); });
+    }
+    wake_.notify_one();
+    done.get();
+}
+
 std::string PasswordHasher::hash(const std::string& clear) {
+    std::string out;
+    onPool([&] { out = hashNow(clear, cost_); });
+    return out;
+}
+
+bool PasswordHasher::verify(const std::string& clear, const std::string& hash) {
+    bool out = false;
+    onPool([&] { out = verifyNow(clear, hash); });
+    return out;
+}
+
+std::string PasswordHasher::hashNow(const std::string& clear, int cost) {
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn("$2b$", cost_, nullptr, 0, salt, sizeof salt))
+    if (!crypt_gensalt_rn("$2b$", cost, nullptr, 0, salt, sizeof salt))
         throw std::runtime_error("bcrypt: cannot generate a salt");
     auto data = std::make_unique<crypt_data>();
     std::memset(data.get(), 0, sizeof(crypt_data));
@@ -20,7 +94,7 @@ std::string PasswordHasher::hash(const std::string& clear) {
     return out;
 }
 
-bool PasswordHasher::verify(const std::string& clear, const std::string& hash) {
+bool PasswordHasher::verifyNow(const std::string& clear, const std::string& hash) {
     if (hash.rfind("$2", 0) != 0)
         return false;
     auto data = std::make_unique<crypt_data>();

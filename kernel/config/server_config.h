@@ -54,6 +54,10 @@ struct ServerConfig {
     std::optional<int> tokenExpiresSeconds;
     /// bcrypt cost (log2 rounds) of new password and api-key hashes; 12 as vantage6.
     int bcryptRounds = 12;
+    /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
+    /// and checks passwords and api keys.
+    int hashThreads = 0;
+    int hashQueue = 16;
     LoggingConfig logging;
     PluginsConfig plugins;
     /// The whole environment node, for settings plugins declare with a legacy path (smtp.server ...).

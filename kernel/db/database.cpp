@@ -6,10 +6,12 @@
 
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SessionPool.h>
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -21,7 +23,11 @@ namespace dq::kernel {
 namespace {
 
 constexpr int kMaxSessions = 16;
-constexpr auto kWaitForSession = std::chrono::seconds(30);
+constexpr auto kPatientWait = std::chrono::seconds(30);
+/// A request's whole budget for waiting (session, write lock, busy database): it must answer soon.
+constexpr auto kBoundedWait = std::chrono::milliseconds(3000);
+
+using Clock = std::chrono::steady_clock;
 
 void registerConnectors() {
     static std::once_flag once;
@@ -31,9 +37,30 @@ void registerConnectors() {
     });
 }
 
-/// A running write transaction on this thread, to refuse nesting one in another (which would
-/// wait forever for SQLite's write lock held by the outer one).
-thread_local const void* writingOn = nullptr;
+/// The session this thread holds, if any. One per thread: a thread that waits for a second pooled
+/// session while holding one can wait forever (16 such threads hold all 16 sessions).
+thread_local const void* sessionHeldBy = nullptr;
+
+/// Whether the exception being handled says the database is busy (locked), not broken.
+bool busy() {
+    try {
+        throw;
+    } catch (const Poco::Data::SQLite::DBLockedException&) {
+        return true;
+    } catch (const Poco::Data::SQLite::TableLockedException&) {
+        return true;
+    } catch (const Poco::Exception& e) {
+        // PostgreSQL: lock_timeout, deadlock, serialization failure.
+        const auto text = e.displayText();
+        for (const char* sign : {"lock timeout", "deadlock detected", "could not serialize access",
+                                 "could not obtain lock", "database is locked"})
+            if (text.find(sign) != std::string::npos)
+                return true;
+        return false;
+    } catch (...) {
+        return false;
+    }
+}
 
 } // namespace
 
@@ -45,7 +72,11 @@ struct Database::Impl {
     std::unique_ptr<Poco::Data::SessionPool> pool;
     // Poco's pool throws when it is exhausted; this makes callers wait for a free session instead.
     std::counting_semaphore<kMaxSessions> slots;
-    std::mutex writeLock;
+    std::timed_mutex writeLock;
+    // The health check's own connection (not pooled), so that it never waits behind requests.
+    std::timed_mutex healthLock;
+    std::optional<Poco::Data::Session> healthSession;
+    std::atomic<bool> lastHealthy{true};
 
     Impl(const DatabaseUri& u, const Catalog& c)
         : uri(u), catalog(c),
@@ -56,11 +87,10 @@ struct Database::Impl {
     /// A session from the pool, returned (and its slot freed) when the lease ends.
     class Lease {
     public:
-        explicit Lease(Impl& impl) : impl_(impl) {
-            if (!impl.slots.try_acquire_for(kWaitForSession))
-                throw DatabaseUnavailable(
-                    "no free connection to the database " + impl.uri.display() +
-                    " within 30 s; the database may be overloaded or a transaction is stuck");
+        Lease(Impl& impl, Clock::time_point deadline) : impl_(impl) {
+            if (!impl.slots.try_acquire_until(deadline))
+                throw DatabaseBusy("no free connection to the database " + impl.uri.display() +
+                                   " in time; the database may be overloaded or a transaction is stuck");
             try {
                 session_.emplace(impl.pool->get());
             } catch (const Poco::Exception& e) {
@@ -99,9 +129,16 @@ struct Database::Impl {
         return message;
     }
 
-    void begin(Poco::Data::Session& session, Access access) {
+    void begin(Poco::Data::Session& session, Access access, std::optional<Clock::time_point> deadline) {
+        auto waitMs = [&] {
+            if (!deadline)
+                return std::int64_t(5000);
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+            return std::max<std::int64_t>(left, 1);
+        };
         if (dialect == sql::Dialect::Sqlite) {
-            sql::execute(session, dialect, "PRAGMA busy_timeout = 5000");
+            sql::execute(session, dialect, "PRAGMA busy_timeout = " + std::to_string(waitMs()));
             // The kernel applies the declared delete rules itself.
             sql::execute(session, dialect, "PRAGMA foreign_keys = OFF");
             sql::execute(session, dialect,
@@ -113,6 +150,8 @@ struct Database::Impl {
             session.begin();
             if (access == Access::Read)
                 sql::execute(session, dialect, "SET TRANSACTION READ ONLY");
+            if (deadline)
+                sql::execute(session, dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
         }
     }
 
@@ -149,56 +188,114 @@ struct Database::Impl {
                                   clean(what));
     }
 
-    /// Runs `work` in one transaction on one pooled session.
-    void run(Access access, const std::function<void(Poco::Data::Session&)>& work, const void* self) {
-        // SQLite allows one writer: queue writers here instead of letting them fail with "database is
-        // locked". An in-memory database has a single connection, so everything queues.
-        bool serialize = dialect == sql::Dialect::Sqlite && (access == Access::Write || memory);
-        if (serialize && writingOn == self)
-            throw std::logic_error(
-                "a write transaction was started inside another one on the same thread; do "
-                "the work with the outer transaction's Store instead");
-        std::unique_lock<std::mutex> lock(writeLock, std::defer_lock);
-        if (serialize)
-            lock.lock();
-        struct Mark {
-            bool on;
-            const void* previous;
-            Mark(bool set, const void* self) : on(set), previous(writingOn) {
-                if (on)
-                    writingOn = self;
-            }
-            ~Mark() {
-                if (on)
-                    writingOn = previous;
-            }
-        } mark(serialize, self);
-
-        Lease lease(*this);
-        auto& session = lease.session();
-        try {
-            begin(session, access);
-        } catch (...) {
-            // A pooled connection the database closed (a restart) fails here first.
-            if (!connected(session))
-                throwUnavailable();
-            throw;
-        }
-        try {
-            work(session);
-            end(session, "COMMIT");
-        } catch (...) {
-            try {
-                end(session, "ROLLBACK");
-            } catch (...) {
-                // The connection is gone or the failed commit already ended the transaction.
-            }
-            if (!connected(session))
-                throwUnavailable();
-            throw;
-        }
+    /// Rethrows the exception being handled as DatabaseBusy when it says the database is busy.
+    void rethrowIfBusy() const {
+        if (busy())
+            throw DatabaseBusy("the database " + uri.display() + " is busy (locked by another transaction)");
     }
 };
+
+struct Database::Transaction::State {
+    Impl& impl;
+    std::unique_lock<std::timed_mutex> lock;
+    std::optional<Impl::Lease> lease;
+    std::optional<SqlStore> store;
+    bool open = false;
+
+    explicit State(Impl& i) : impl(i) {}
+    ~State() {
+        if (lease)
+            sessionHeldBy = nullptr;
+    }
+};
+
+Database::Transaction::Transaction(Database& database, Access access, Wait wait)
+    : state_(std::make_unique<State>(*database.impl_)) {
+    auto& d = *database.impl_;
+    if (sessionHeldBy)
+        throw std::logic_error(
+            "a second database session was requested on a thread that already holds one; do the work "
+            "with the open transaction's Store, or end that transaction first (RequestContext::commit)");
+    std::optional<Clock::time_point> deadline;
+    if (wait == Wait::Bounded)
+        deadline = Clock::now() + kBoundedWait;
+    // SQLite allows one writer: queue writers here instead of letting them fail with "database is
+    // locked". An in-memory database has a single connection, so everything queues.
+    bool serialize = d.dialect == sql::Dialect::Sqlite && (access == Access::Write || d.memory);
+    if (serialize) {
+        state_->lock = std::unique_lock<std::timed_mutex>(d.writeLock, std::defer_lock);
+        if (!state_->lock.try_lock_until(deadline.value_or(Clock::now() + std::chrono::hours(24 * 365))))
+            throw DatabaseBusy("the database " + d.uri.display() +
+                               " is busy: another request holds the write lock");
+    }
+    state_->lease.emplace(d, deadline.value_or(Clock::now() + kPatientWait));
+    sessionHeldBy = &d;
+    auto& session = state_->lease->session();
+    try {
+        d.begin(session, access, deadline);
+    } catch (...) {
+        // A pooled connection the database closed (a restart) fails here first.
+        if (!Impl::connected(session))
+            d.throwUnavailable();
+        d.rethrowIfBusy();
+        throw;
+    }
+    state_->open = true;
+    state_->store.emplace(session, d.dialect, d.catalog);
+}
+
+Database::Transaction::~Transaction() {
+    if (state_ && state_->open) {
+        try {
+            state_->impl.end(state_->lease->session(), "ROLLBACK");
+        } catch (...) {
+        }
+    }
+}
+
+sdk::Store& Database::Transaction::store() {
+    if (!state_->open)
+        throw std::logic_error("the transaction has ended; its Store is no longer usable");
+    return *state_->store;
+}
+
+void Database::Transaction::commit() {
+    if (!state_->open)
+        throw std::logic_error("the transaction has already ended");
+    auto& session = state_->lease->session();
+    try {
+        state_->impl.end(session, "COMMIT");
+    } catch (...) {
+        fail();
+        throw;
+    }
+    state_->open = false;
+    state_ = std::make_unique<State>(state_->impl);
+}
+
+void Database::Transaction::fail() {
+    auto& d = state_->impl;
+    if (state_->open) {
+        state_->open = false;
+        auto& session = state_->lease->session();
+        try {
+            d.end(session, "ROLLBACK");
+        } catch (...) {
+            // The connection is gone or the failed commit already ended the transaction.
+        }
+        bool lost = !Impl::connected(session);
+        state_ = std::make_unique<State>(d);
+        if (lost)
+            d.throwUnavailable();
+    } else {
+        state_ = std::make_unique<State>(d);
+    }
+    d.rethrowIfBusy();
+}
+
+bool Database::sessionHeldOnThisThread() {
+    return sessionHeldBy != nullptr;
+}
 
 Database::Database(const DatabaseUri& uri, const Catalog& catalog)
     : impl_(std::make_unique<Impl>(uri, catalog)) {
@@ -216,7 +313,7 @@ Database::Database(const DatabaseUri& uri, const Catalog& catalog)
         // An in-memory SQLite database lives and dies with its one connection: keep exactly one.
         d.pool = std::make_unique<Poco::Data::SessionPool>(
             uri.connector(), uri.connectionString(), 1, d.memory ? 1 : kMaxSessions, d.memory ? 1000000 : 60);
-        Impl::Lease lease(d);
+        Impl::Lease lease(d, Clock::now() + kPatientWait);
         if (d.dialect == sql::Dialect::Sqlite && !d.memory)
             // WAL lets readers run while one writer writes; the mode is stored in the file.
             sql::query(lease.session(), d.dialect, "PRAGMA journal_mode=WAL");
@@ -233,42 +330,56 @@ Database::~Database() = default;
 
 void Database::migrate() {
     try {
-        impl_->run(
-            Access::Write,
-            [this](Poco::Data::Session& session) {
-                schema::migrate(session, impl_->dialect, impl_->catalog);
-            },
-            this);
+        transaction([this](sdk::Store& store) {
+            schema::migrate(static_cast<SqlStore&>(store).session(), impl_->dialect, impl_->catalog);
+        });
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot migrate the schema of " + impl_->uri.display() + ": " +
                                  impl_->clean(e.displayText()));
     }
 }
 
-void Database::transaction(const std::function<void(sdk::Store&)>& work, Access access) {
-    impl_->run(
-        access,
-        [&](Poco::Data::Session& session) {
-            SqlStore store(session, impl_->dialect, impl_->catalog);
-            work(store);
-        },
-        this);
-}
-
-bool Database::healthy() {
+void Database::transaction(const std::function<void(sdk::Store&)>& work, Access access, Wait wait) {
+    Transaction tx(*this, access, wait);
     try {
-        Impl::Lease lease(*impl_);
-        return !sql::query(lease.session(), impl_->dialect, "SELECT 1").rows.empty();
+        work(tx.store());
+        tx.commit();
     } catch (...) {
-        return false;
+        tx.fail();
+        throw;
     }
 }
 
+bool Database::healthy() {
+    auto& d = *impl_;
+    std::unique_lock<std::timed_mutex> lock(d.healthLock, std::defer_lock);
+    if (!lock.try_lock_for(std::chrono::milliseconds(200)))
+        return d.lastHealthy;
+    bool ok = false;
+    try {
+        if (d.memory) {
+            // The one connection of an in-memory database belongs to the pool.
+            if (!d.slots.try_acquire_for(std::chrono::milliseconds(200)))
+                return d.lastHealthy;
+            d.slots.release();
+            ok = true;
+        } else {
+            if (!d.healthSession || !Impl::connected(*d.healthSession))
+                d.healthSession.emplace(d.uri.connector(), d.uri.connectionString());
+            ok = !sql::query(*d.healthSession, d.dialect, "SELECT 1").rows.empty();
+        }
+    } catch (...) {
+        d.healthSession.reset();
+        ok = false;
+    }
+    d.lastHealthy = ok;
+    return ok;
+}
+
 void Database::dropAll() {
-    impl_->run(
-        Access::Write,
-        [this](Poco::Data::Session& session) { schema::dropAll(session, impl_->dialect, impl_->catalog); },
-        this);
+    transaction([this](sdk::Store& store) {
+        schema::dropAll(static_cast<SqlStore&>(store).session(), impl_->dialect, impl_->catalog);
+    });
 }
 
 std::string Database::dialect() const {

@@ -20,6 +20,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// The database is there but busy: SQLite's write lock or PostgreSQL's row locks were not granted
+/// in time, or no pooled session became free. Nothing was committed; the HTTP server answers 503
+/// with Retry-After.
+class DatabaseBusy : public DatabaseUnavailable {
+public:
+    using DatabaseUnavailable::DatabaseUnavailable;
+};
+
 class Database {
 public:
     enum class Access { Read, Write };
@@ -34,12 +42,46 @@ public:
     /// version per plugin in `dq_schema`. Idempotent; safe on every start.
     void migrate();
 
-    /// Runs `work` in one transaction: committed when it returns, rolled back when it throws (the
-    /// exception propagates; DatabaseUnavailable when the connection is missing or was lost).
-    /// SQLite writes are serialized in-process; reads run concurrently.
-    void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write);
+    /// How long a transaction may wait for a session, SQLite's write lock or PostgreSQL's locks.
+    /// Patient: as long as it takes (commands, import, start-up). Bounded: a few seconds, then
+    /// DatabaseBusy (requests, which must answer quickly).
+    enum class Wait { Patient, Bounded };
 
-    /// `SELECT 1` succeeds.
+    /// One transaction on one pooled session, held from construction until commit() or destruction
+    /// (rolled back unless committed). A thread holds at most one session of a database at a time:
+    /// opening a second transaction on a thread that holds one throws std::logic_error, because
+    /// waiting for a second session while holding one deadlocks once every session is held that way.
+    class Transaction {
+    public:
+        Transaction(Database& database, Access access, Wait wait = Wait::Patient);
+        ~Transaction();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+
+        /// Valid until commit() or destruction.
+        sdk::Store& store();
+        /// Commits and releases the session. DatabaseUnavailable when the connection was lost.
+        void commit();
+        /// Rolls back and releases the session; call from a catch block before rethrowing. Throws
+        /// DatabaseUnavailable when the connection was lost, DatabaseBusy when the database was busy.
+        void fail();
+
+    private:
+        struct State;
+        std::unique_ptr<State> state_;
+    };
+
+    /// Runs `work` in one transaction: committed when it returns, rolled back when it throws (the
+    /// exception propagates; DatabaseUnavailable when the connection is missing or was lost,
+    /// DatabaseBusy when it was busy). SQLite writes are serialized in-process; reads run concurrently.
+    void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write,
+                     Wait wait = Wait::Patient);
+
+    /// Whether the calling thread holds a session of any Database (a transaction is open on it).
+    static bool sessionHeldOnThisThread();
+
+    /// `SELECT 1` succeeds, on a connection of its own so that it never waits for the pool; when
+    /// another check is running, the result of the last one (health checks never queue).
     bool healthy();
     /// Drops every table of the declared models and the schema table (`--drop-all`).
     void dropAll();

@@ -54,16 +54,23 @@ public:
     int port() const;
     /// Whether accepted connections wait for a worker thread (all workers hold a connection).
     bool connectionsWaiting() const;
+    /// Whether every worker thread is busy (or connections already wait): then /health and /version
+    /// take the fast lane.
+    bool workersBusy() const;
 
     const Router& router() const { return router_; }
     const Serializer& serializer() const { return serializer_; }
 
     /// The whole request path without the network (the HTTP handler calls this too).
     sdk::Response handle(sdk::Request& request);
+    /// Whether the calling thread is running a request's handler (the password hasher treats such
+    /// callers as impatient).
+    static bool servingRequest();
 
 private:
     class Connection;
     class ConnectionFactory;
+    class FastLane;
     sdk::Response dispatch(sdk::Request& request, const Route& route);
     sdk::Identity authenticate(const sdk::Request& request, const Route& route, sdk::Store& store);
 

@@ -70,6 +70,7 @@ public:
     Poco::JSON::Object::Ptr serialize(const std::string&, const sdk::Record&) override { notInThisTest(); }
     sdk::Response list(const std::string&, sdk::Query, const Render&) override { notInThisTest(); }
     std::string link(const std::string&) const override { notInThisTest(); }
+    void commit() override { notInThisTest(); }
 
 private:
     sdk::Request request_;
