@@ -521,9 +521,8 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
         if (auto tasks = std::static_pointer_cast<sdk::IdentityProvider>(
                 env_.catalog->service(sdk::kContainerIdentityService));
             tasks && !tasks->resolve(store, *identity.taskId))
-            throw sdk::Unauthorized("Error loading the container of task " +
-                                    std::to_string(*identity.taskId) +
-                                    ": the task was deleted or has finished");
+            throw sdk::Unauthorized("Container-token is not valid: its task (id=" +
+                                    std::to_string(*identity.taskId) + ") was deleted or has finished");
     } else {
         sdk::ClientKind kind;
         const char* serviceName;

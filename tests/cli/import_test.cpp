@@ -3,7 +3,7 @@
 // `kill -9` at any moment leaves all of the file or none of it, and a server that starts.
 #include "tests/support/test_server.h"
 
-#include <Poco/Process.h>
+#include <Poco/Data/Session.h>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -71,6 +71,33 @@ long long generatedOrganizations(TestServer& s) {
     return n;
 }
 
+/// Whether another process (the import) holds an open write transaction on the server's database.
+bool importIsWriting(TestServer& s, const std::string& database) {
+    if (database == "postgresql") {
+        long long locks = 0;
+        s.transaction([&](sdk::Store& store) {
+            locks = store
+                        .query("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                               "WHERE c.relname = 'organization' AND l.mode = 'RowExclusiveLock' "
+                               "AND l.pid <> pg_backend_pid()")
+                        .rows.at(0)
+                        .at(0)
+                        .convert<long long>();
+        });
+        return locks > 0;
+    }
+    // SQLite: the write lock is taken.
+    Poco::Data::Session probe("SQLite", s.dataDir() + "/test.sqlite");
+    probe << "PRAGMA busy_timeout = 0", Poco::Data::Keywords::now;
+    try {
+        probe << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+    } catch (const Poco::Exception&) {
+        return true;
+    }
+    probe << "ROLLBACK", Poco::Data::Keywords::now;
+    return false;
+}
+
 class ImportNextToServer : public BothDatabases {};
 
 TEST_P(ImportNextToServer, ServerKeepsWritingWhileTheImportHashes) {
@@ -106,23 +133,38 @@ TEST_P(ImportNextToServer, KillNineLeavesAllOrNothingAndTheServerStarts) {
     constexpr int kOrganizations = 20, kUsersEach = 100;
     auto file = writeImportFile(s.dataDir(), kOrganizations, kUsersEach);
     std::mt19937 random(std::random_device{}());
-    // Kills at random moments (while hashing, while writing, after the commit) until one import
-    // got to commit; after each kill the database holds the whole file or none of it.
+    // Each round kills the import at a random moment of its write transaction (or, when that is
+    // over too quickly, at a random moment of the whole run); afterwards the database holds the
+    // whole file or none of it.
+    int killedWhileWriting = 0;
     for (int round = 0; round < 4; ++round) {
         auto pid = startImport(s, file);
-        auto delay = std::uniform_int_distribution<int>(100, 6000)(random);
+        bool writing = false;
+        auto started = std::chrono::steady_clock::now();
+        while (!writing && ::waitpid(pid, nullptr, WNOHANG) == 0 &&
+               std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+            writing = importIsWriting(s, GetParam());
+            if (!writing)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        auto delay = std::uniform_int_distribution<int>(0, 150)(random);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay));
         ::kill(pid, SIGKILL);
         int code = waitFor(pid);
         auto users = generatedUsers(s), organizations = generatedOrganizations(s);
-        SCOPED_TRACE("round " + std::to_string(round) + ": killed after " + std::to_string(delay) +
-                     " ms, exit " + std::to_string(code));
+        SCOPED_TRACE("round " + std::to_string(round) + ": killed " + std::to_string(delay) + " ms after " +
+                     (writing ? "its write transaction began" : "it ended") + ", exit " +
+                     std::to_string(code));
         EXPECT_TRUE((users == 0 && organizations == 0) ||
                     (users == kOrganizations * kUsersEach && organizations == kOrganizations))
             << users << " users and " << organizations << " organizations after the kill";
+        if (writing && code == -1 && users == 0)
+            ++killedWhileWriting;
         if (users != 0)
             break;
     }
+    // At least one kill cut a write transaction short (else the test proved nothing).
+    EXPECT_GE(killedWhileWriting, 1);
     // The database is usable: this server still writes, and a new server starts on it.
     EXPECT_EQ(s.post("/organization", json({{"name", std::string("After")}}), s.rootToken()).status, 201);
     EXPECT_NO_THROW(s.startAnotherKernel());
