@@ -155,6 +155,7 @@ Kernel::Kernel(ServerConfig config, std::string dataFolder)
     PasswordHasher::Caller caller;
     caller.servingRequest = [] { return ApiServer::servingRequest(); };
     caller.holdsSession = [] { return Database::sessionHeldOnThisThread(); };
+    caller.deadline = [] { return Database::Deadline::current(); };
     passwords_ = std::make_unique<PasswordHasher>(
         config_.bcryptRounds, PasswordHasher::Limits{config_.hashThreads, config_.hashQueue}, caller);
 }

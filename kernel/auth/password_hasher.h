@@ -2,11 +2,13 @@
 // its own threads: a flood of logins queues here (and overflows as 503), not in the HTTP workers.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <dq/sdk/services.h>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -14,7 +16,10 @@ namespace dq::kernel {
 
 struct PasswordHashingLimits {
     int threads = 0; ///< hashing threads; 0: half the processor cores (at least one)
-    int queue = 16;  ///< hashes that may wait for a thread; more is a 503 for requests
+    /// Hashes that may wait for a thread; more is a 503 for requests. 0: four per thread, so that a
+    /// login waits for at most a few hashes (a second or so at cost 12), and logins cannot tie up
+    /// more than a few HTTP workers.
+    int queue = 0;
 };
 
 /// Who is calling: `servingRequest` tells whether the calling thread serves an HTTP request (such a
@@ -23,6 +28,10 @@ struct PasswordHashingLimits {
 struct PasswordHashingCaller {
     std::function<bool()> servingRequest = [] { return false; };
     std::function<bool()> holdsSession = [] { return false; };
+    /// How long the caller may still wait (a request's remaining budget); nullopt: no limit.
+    std::function<std::optional<std::chrono::steady_clock::time_point>()> deadline = [] {
+        return std::optional<std::chrono::steady_clock::time_point>();
+    };
 };
 
 class PasswordHasher : public sdk::Passwords {
@@ -36,7 +45,8 @@ public:
     PasswordHasher(const PasswordHasher&) = delete;
     PasswordHasher& operator=(const PasswordHasher&) = delete;
 
-    /// Both run on the pool and wait for the result. A request whose hash finds the queue full gets
+    /// Both run on the pool and wait for the result. A request whose hash finds the queue full, or
+    /// would wait more than about two seconds (hashes take longer on a loaded machine), gets
     /// sdk::ServiceUnavailable at once; other callers (import, commands) wait for room. A request
     /// that holds a database session is refused with std::logic_error: it would hold the session
     /// for the whole hash.
@@ -48,11 +58,14 @@ public:
     static bool verifyNow(const std::string& clear, const std::string& hash);
 
 private:
-    void onPool(const std::function<void()>& work);
+    void onPool(std::function<void()> work);
     void serve();
 
     int cost_;
+    std::size_t threadCount_ = 1;
     std::size_t queueLimit_;
+    /// Recent duration of one hash (moving average), to refuse requests that would wait too long.
+    std::chrono::microseconds averageHash_{0};
     Caller caller_;
     std::mutex mutex_;
     std::condition_variable wake_;

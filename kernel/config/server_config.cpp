@@ -447,8 +447,8 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
         if (auto v = check.integer(hashing["threads"], at("password_hashing.threads"), 0, 256,
                                    "an integer 0-256 (0: half the cores)"))
             config.hashThreads = static_cast<int>(*v);
-        if (auto v = check.integer(hashing["queue"], at("password_hashing.queue"), 1, 100000,
-                                   "an integer 1-100000"))
+        if (auto v = check.integer(hashing["queue"], at("password_hashing.queue"), 0, 100000,
+                                   "an integer 0-100000 (0: four per thread)"))
             config.hashQueue = static_cast<int>(*v);
     } else if (hashing && !hashing.IsNull()) {
         check.problem(at("password_hashing"), "a mapping with threads and queue", hashing);

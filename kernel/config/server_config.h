@@ -49,7 +49,7 @@ struct ServerConfig {
     int tokenExpiresHours = 6;
     int refreshTokenExpiresHours = 48;
     std::size_t maxBodyBytes = 1024 * 1024; ///< `max_body_size` kB; larger requests get 413
-    int threads = 16;                       ///< HTTP worker threads
+    int threads = 64;                       ///< HTTP worker threads
     /// Access-token lifetime in seconds, overriding the hours (short lifetimes for tests).
     std::optional<int> tokenExpiresSeconds;
     /// bcrypt cost (log2 rounds) of new password and api-key hashes; 12 as vantage6.

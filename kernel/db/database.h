@@ -5,9 +5,11 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database_uri.h"
 
+#include <chrono>
 #include <dq/sdk/store.h>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -79,6 +81,19 @@ public:
 
     /// Whether the calling thread holds a session of any Database (a transaction is open on it).
     static bool sessionHeldOnThisThread();
+
+    /// While it lives, bounded transactions on this thread wait no later than `deadline` (a
+    /// request's whole budget: its waits add up, and it must answer within a few seconds).
+    class Deadline {
+    public:
+        explicit Deadline(std::chrono::steady_clock::time_point deadline);
+        ~Deadline();
+        /// The calling thread's deadline, if one is set.
+        static std::optional<std::chrono::steady_clock::time_point> current();
+
+    private:
+        std::optional<std::chrono::steady_clock::time_point> previous_;
+    };
 
     /// `SELECT 1` succeeds, on a connection of its own so that it never waits for the pool; when
     /// another check is running, the result of the last one (health checks never queue).

@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -110,8 +111,9 @@ public:
         int n = 0;
         try {
             auto& s = const_cast<Poco::Net::StreamSocket&>(socket);
-            // Clients send the request with the connection; a millisecond is plenty on a busy server.
-            if (!s.poll(Poco::Timespan(0, 1000), Poco::Net::Socket::SELECT_READ))
+            // Clients send the request right after connecting; wait a little for it (the acceptor
+            // waits only while every worker is busy anyway).
+            if (s.available() <= 0 && !s.poll(Poco::Timespan(0, 5000), Poco::Net::Socket::SELECT_READ))
                 return true;
             n = s.receiveBytes(head, sizeof head, MSG_PEEK);
         } catch (const Poco::Exception&) {
@@ -143,7 +145,12 @@ private:
             Poco::Net::StreamSocket socket;
             {
                 std::unique_lock lock(mutex_);
-                wake_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+                if (!wake_.wait_for(lock, std::chrono::seconds(10),
+                                    [&] { return stopping_ || !waiting_.empty(); })) {
+                    lock.unlock();
+                    api_.releaseMemoryWhenIdle();
+                    continue;
+                }
                 if (stopping_)
                     return;
                 socket = waiting_.front();
@@ -387,6 +394,9 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::start(const ListenSettings& listen) {
+    // glibc gives threads arenas of their own (up to eight per core); with dozens of workers the
+    // memory freed after a burst stays scattered over them. A few shared arenas keep it reusable.
+    ::mallopt(M_ARENA_MAX, 2);
     auto params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(listen.threads);
     params->setMaxQueued(1024);
@@ -442,7 +452,18 @@ bool ApiServer::workersBusy() const {
                         running_->server->currentThreads() >= running_->threads);
 }
 
+void ApiServer::releaseMemoryWhenIdle() {
+    // After a burst, the allocator keeps what the threads freed; hand it back once all is quiet, so
+    // that the server's memory returns to its resting size.
+    auto served = requestsServed_.load();
+    if (served == requestsAtLastTrim_ || (running_ && running_->server->currentConnections() > 0))
+        return;
+    requestsAtLastTrim_ = served;
+    ::malloc_trim(0);
+}
+
 sdk::Response ApiServer::handle(sdk::Request& request) {
+    ++requestsServed_;
     const auto& api = env_.apiPath;
     const std::string& full = request.fullPath;
     bool underApi = full == api || (full.size() > api.size() && full.compare(0, api.size(), api) == 0 &&
@@ -570,6 +591,9 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
         Serving() { inRequest = true; }
         ~Serving() { inRequest = false; }
     } serving;
+    // What a request may spend waiting (for sessions, locks, a password hash), all waits together,
+    // so that it is answered within about five seconds however busy the server is.
+    Database::Deadline deadline(std::chrono::steady_clock::now() + std::chrono::seconds(4));
     auto access = request.method == sdk::Method::Get || route.decl.readOnly ? Database::Access::Read
                                                                             : Database::Access::Write;
     sdk::Identity identity;
