@@ -206,6 +206,12 @@ try:
         rss_settled = rss_kb(pid)
     except OSError:
         alive = False
+    # Once the load is over, logins work again at once.
+    status, _, seconds = call("POST", "/token/user", {"username": "sam", "password": "change-me-3"})
+    if status != 200:
+        failed.append(f"login after the load answered {status}")
+    else:
+        print(f"== login after the load: 200 in {seconds:.2f} s")
     total = python_connections + per_path * len(paths)
     print(f"== {args.duration} s of mixed load on {args.uri}, {total} concurrent connections, "
           f"bcrypt cost {args.bcrypt_rounds}")

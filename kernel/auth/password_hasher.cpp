@@ -53,6 +53,7 @@ void PasswordHasher::serve() {
                 return;
             work = std::move(queue_.front());
             queue_.pop_front();
+            ++busy_;
         }
         room_.notify_one();
         auto started = std::chrono::steady_clock::now();
@@ -60,6 +61,7 @@ void PasswordHasher::serve() {
         auto took =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         std::lock_guard lock(mutex_);
+        --busy_;
         averageHash_ = averageHash_.count() == 0 ? took : (averageHash_ * 7 + took) / 8;
     }
 }
@@ -76,8 +78,9 @@ void PasswordHasher::onPool(std::function<void()> work) {
     auto done = job->get_future();
     {
         std::unique_lock lock(mutex_);
-        // The wait ahead: every queued hash, spread over the threads, at the recent pace.
-        auto wait = averageHash_ * static_cast<long>((queue_.size() + threadCount_) / threadCount_);
+        // The wait ahead: the hashes queued and running, spread over the threads, at the recent pace
+        // (none with an idle thread, so the estimate recovers once the load is gone).
+        auto wait = averageHash_ * static_cast<long>(queue_.size() + busy_) / static_cast<long>(threadCount_);
         auto longest = kLongestWait;
         if (deadline)
             longest = std::min(longest, std::chrono::duration_cast<std::chrono::microseconds>(

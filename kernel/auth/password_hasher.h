@@ -63,6 +63,7 @@ private:
 
     int cost_;
     std::size_t threadCount_ = 1;
+    std::size_t busy_ = 0; ///< threads hashing now
     std::size_t queueLimit_;
     /// Recent duration of one hash (moving average), to refuse requests that would wait too long.
     std::chrono::microseconds averageHash_{0};
