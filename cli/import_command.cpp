@@ -1,5 +1,6 @@
 // `vserver import FILE`: organizations with users, collaborations with their nodes and tasks, from
-// YAML, in one transaction. The whole file is checked before anything is written; re-importing
+// YAML, in one transaction (short: secrets are hashed before it opens). The whole file is checked
+// before anything is written; re-importing
 // updates or skips what exists (by name / username / organization+collaboration).
 #include "commands.h"
 #include "kernel/app/kernel.h"
@@ -10,9 +11,11 @@
 #include <algorithm>
 #include <iomanip>
 #include <map>
+#include <mutex>
 #include <ostream>
 #include <regex>
 #include <set>
+#include <thread>
 #include <yaml-cpp/yaml.h>
 
 namespace dq::cli {
@@ -212,9 +215,127 @@ struct Counts {
     int created = 0, updated = 0, unchanged = 0;
 };
 
+/// The file's passwords and api keys, hashed before the write transaction opens: bcrypt takes a
+/// quarter second per secret, and a write transaction held for minutes would lock the running
+/// server out of the database. Also remembers which stored hashes already match the file.
+class PreparedSecrets {
+public:
+    static std::string userKey(const std::string& username) { return "user:" + username; }
+    static std::string nodeKey(const std::string& organization, const std::string& collaboration) {
+        return "node:" + organization + "\n" + collaboration;
+    }
+
+    void prepare(kernel::Kernel& kernel, const ImportFile& file) {
+        struct Item {
+            std::string key, model, field, clear, stored;
+        };
+        std::vector<Item> items;
+        for (const auto& org : file.organizations)
+            for (const auto& user : org.users)
+                items.push_back({userKey(user.username), "user", "password", user.password, ""});
+        for (const auto& collab : file.collaborations)
+            for (const auto& p : collab.participants)
+                items.push_back({nodeKey(p.organization, collab.name), "node", "api_key", p.apiKey, ""});
+        // What is stored now, in a short read transaction.
+        std::map<std::string, std::string> stored;
+        kernel.database().transaction(
+            [&](sdk::Store& store) {
+                for (const auto& row : store.query("SELECT username, password FROM \"user\"").rows)
+                    if (!row[0].isEmpty() && !row[1].isEmpty())
+                        stored[userKey(row[0].convert<std::string>())] = row[1].convert<std::string>();
+                for (const auto& row :
+                     store
+                         .query("SELECT o.name, c.name, n.api_key FROM node n JOIN organization o ON "
+                                "n.organization_id = o.id JOIN collaboration c ON n.collaboration_id = c.id")
+                         .rows)
+                    if (!row[0].isEmpty() && !row[1].isEmpty() && !row[2].isEmpty())
+                        stored[nodeKey(row[0].convert<std::string>(), row[1].convert<std::string>())] =
+                            row[2].convert<std::string>();
+            },
+            kernel::Database::Access::Read);
+        for (auto& item : items)
+            if (auto it = stored.find(item.key); it != stored.end())
+                item.stored = it->second;
+        // Hash (or check) on every hashing thread at once; no database session is held meanwhile.
+        auto& passwords = kernel.servicesOf("kernel").passwords();
+        std::mutex lock;
+        std::size_t next = 0;
+        std::exception_ptr failure;
+        auto work = [&] {
+            for (;;) {
+                std::size_t i;
+                {
+                    std::lock_guard guard(lock);
+                    if (next >= items.size() || failure)
+                        return;
+                    i = next++;
+                }
+                const auto& item = items[i];
+                try {
+                    bool same = !item.stored.empty() && passwords.verify(item.clear, item.stored);
+                    sdk::Record columns;
+                    if (!same)
+                        writeSecret(kernel, item.model, item.field, columns, item.clear);
+                    std::lock_guard guard(lock);
+                    if (same)
+                        matching_[item.key] = item.stored;
+                    else
+                        columns_[item.key] = std::move(columns);
+                } catch (...) {
+                    std::lock_guard guard(lock);
+                    failure = std::current_exception();
+                }
+            }
+        };
+        std::vector<std::thread> workers;
+        unsigned count = std::max(2u, std::thread::hardware_concurrency());
+        for (unsigned i = 0; i < count; ++i)
+            workers.emplace_back(work);
+        for (auto& w : workers)
+            w.join();
+        if (failure)
+            std::rethrow_exception(failure);
+    }
+
+    /// Whether `storedHash` is the hash that was found to match the file's secret for `key`.
+    bool matches(const std::string& key, const std::string& storedHash) const {
+        auto it = matching_.find(key);
+        return it != matching_.end() && it->second == storedHash;
+    }
+
+    /// Sets the columns that store the file's secret for `key` (hashed in prepare(); hashed now only
+    /// when the database changed since, e.g. by a concurrent import).
+    void write(kernel::Kernel& kernel, const std::string& key, const std::string& model,
+               const std::string& field, sdk::Record& record, const std::string& clear) const {
+        auto it = columns_.find(key);
+        if (it == columns_.end()) {
+            writeSecret(kernel, model, field, record, clear);
+            return;
+        }
+        for (const auto& [column, value] : it->second.values)
+            record.set(column, value);
+    }
+
+private:
+    /// Stores clear text through the field's writer (hashing), as the owning plugin does.
+    static void writeSecret(kernel::Kernel& kernel, const std::string& model, const std::string& field,
+                            sdk::Record& record, const std::string& clear) {
+        const auto* decl = kernel.catalog().model(model);
+        const auto* f = decl ? decl->findField(field) : nullptr;
+        if (!f || !f->writer)
+            throw std::runtime_error("the " + model + " model declares no writer for '" + field +
+                                     "'; refusing to store it in clear text");
+        f->writer(record, clear);
+    }
+
+    std::map<std::string, std::string> matching_;
+    std::map<std::string, sdk::Record> columns_;
+};
+
 class Importer {
 public:
-    Importer(kernel::Kernel& kernel, sdk::Store& store) : kernel_(kernel), store_(store) {}
+    Importer(kernel::Kernel& kernel, sdk::Store& store, const PreparedSecrets& secrets)
+        : kernel_(kernel), store_(store), secrets_(secrets) {}
 
     void run(const ImportFile& file) {
         for (const auto& org : file.organizations)
@@ -238,21 +359,6 @@ private:
         if (rows.empty())
             return std::nullopt;
         return rows.front();
-    }
-
-    /// Stores clear text through the field's writer (hashing), as the owning plugin does.
-    void writeSecret(const std::string& model, const std::string& field, sdk::Record& record,
-                     const std::string& clear) {
-        const auto* decl = kernel_.catalog().model(model);
-        const auto* f = decl ? decl->findField(field) : nullptr;
-        if (!f || !f->writer)
-            throw std::runtime_error("the " + model + " model declares no writer for '" + field +
-                                     "'; refusing to store it in clear text");
-        f->writer(record, clear);
-    }
-
-    bool verifies(const std::string& clear, const std::string& hash) {
-        return !hash.empty() && kernel_.servicesOf("kernel").passwords().verify(clear, hash);
     }
 
     sdk::Id importOrganization(const ImportOrganization& org) {
@@ -299,8 +405,9 @@ private:
             .set("email", email)
             .set("organization_id", static_cast<Poco::Int64>(organization));
         sdk::Id id;
+        const auto key = PreparedSecrets::userKey(user.username);
         if (!existing) {
-            writeSecret("user", "password", wanted, user.password);
+            secrets_.write(kernel_, key, "user", "password", wanted, user.password);
             id = store_.insert("user", wanted);
             ++counts.created;
         } else {
@@ -309,8 +416,13 @@ private:
             for (const auto& [k, v] : wanted.values)
                 if (existing->get(k).toString() != v.toString())
                     changes.set(k, v);
-            if (!verifies(user.password, existing->text("password")))
-                writeSecret("user", "password", changes, user.password);
+            if (!secrets_.matches(key, existing->text("password"))) {
+                secrets_.write(kernel_, key, "user", "password", changes, user.password);
+                // A new password ends the account's sessions, as it does through the API.
+                changes.set(
+                    "credential_version",
+                    static_cast<Poco::Int64>(existing->integer("credential_version").value_or(0) + 1));
+            }
             if (changes.values.empty()) {
                 ++counts.unchanged;
             } else {
@@ -383,17 +495,18 @@ private:
         auto existing = findBy(
             "node", {sdk::Condition::equal("organization_id", static_cast<Poco::Int64>(organization)),
                      sdk::Condition::equal("collaboration_id", static_cast<Poco::Int64>(collaboration))});
+        const auto key = PreparedSecrets::nodeKey(p.organization, collaborationName);
         if (!existing) {
             sdk::Record r;
             r.set("name", p.organization + " - " + collaborationName + " Node")
                 .set("organization_id", static_cast<Poco::Int64>(organization))
                 .set("collaboration_id", static_cast<Poco::Int64>(collaboration));
-            writeSecret("node", "api_key", r, p.apiKey);
+            secrets_.write(kernel_, key, "node", "api_key", r, p.apiKey);
             store_.insert("node", r);
             ++counts.created;
-        } else if (!verifies(p.apiKey, existing->text("api_key"))) {
+        } else if (!secrets_.matches(key, existing->text("api_key"))) {
             sdk::Record r;
-            writeSecret("node", "api_key", r, p.apiKey);
+            secrets_.write(kernel_, key, "node", "api_key", r, p.apiKey);
             store_.update("node", existing->id, r);
             ++counts.updated;
         } else {
@@ -438,6 +551,7 @@ private:
 
     kernel::Kernel& kernel_;
     sdk::Store& store_;
+    const PreparedSecrets& secrets_;
     std::map<std::string, sdk::Id> organizations_;
     std::map<std::string, Counts> counts_;
 };
@@ -468,9 +582,11 @@ int importCommand(const Arguments& args, std::ostream& out, std::ostream& err) {
             kernel.database().migrate();
         }
         kernel.start();
+        PreparedSecrets secrets;
+        secrets.prepare(kernel, file);
         std::unique_ptr<Importer> importer;
         kernel.database().transaction([&](sdk::Store& store) {
-            importer = std::make_unique<Importer>(kernel, store);
+            importer = std::make_unique<Importer>(kernel, store, secrets);
             importer->run(file);
         });
         out << "imported " << args.words[1] << ":\n";

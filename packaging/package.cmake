@@ -49,7 +49,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME dataquality-server-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # Depends: from the ELF files (dpkg-shlibdeps), plus what the maintainer scripts use.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# libdqsdk.so.1 is a public library: a shlibs file for plugins packaged against it, and the
+# libdqsdk.so.2 is a public library: a shlibs file for plugins packaged against it, and the
 # ldconfig trigger.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")

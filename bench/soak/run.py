@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 """Stability under mixed load: a real server (build tree, SQLite or PostgreSQL, all plugins, the
-example import) gets, all at once for DURATION seconds: wrk on the lists of every resource and on
-/version, user logins, node logins, researchers creating tasks, and nodes fetching and posting
-their results. Prints request counts, the 5xx answers and whether the server survived (with its
-crash report when it did not). Asserts nothing; exit code 1 when the server died or answered 5xx.
+example import) gets, all at once for DURATION seconds and on CONNECTIONS concurrent connections:
+wrk on the lists of every resource and on /version, wrong-password and right-password logins,
+researchers creating tasks, nodes fetching and posting their results, and a health probe. Prints
+per kind the answers by class and the slowest answer, the 503s apart from other 5xx, the slowest
+/health, and the server's memory before the load, at its end, and 10 s and 90 s after it.
 
-    bench/soak/run.py [--build BUILD_DIR] [--duration SECONDS] [--uri DATABASE_URI]
+Exit code 1 when the server died, answered a 5xx other than 503, left a request unanswered for
+more than 5 s, or took more than 1 s for /health.
+
+    bench/soak/run.py [--build BUILD_DIR] [--duration SECONDS] [--connections N] [--uri DATABASE_URI]
+                      [--bcrypt-rounds N]
 """
 import argparse, json, os, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
 
@@ -13,7 +18,10 @@ root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--build", default=os.path.join(root, "build"))
 parser.add_argument("--duration", type=int, default=60)
+parser.add_argument("--connections", type=int, default=200)
 parser.add_argument("--uri", default="sqlite:///soak.sqlite")
+parser.add_argument("--bcrypt-rounds", type=int, default=12, help="the server's bcrypt cost (12 as in production)")
+parser.add_argument("--threads", type=int, default=0, help="the server's HTTP worker threads (default: its default)")
 args = parser.parse_args()
 
 vserver = os.path.join(args.build, "cli", "vserver")
@@ -26,91 +34,128 @@ with open(config, "w") as f:
   port: {port}
   uri: {args.uri}
   jwt_secret_key: soak
-  bcrypt_rounds: 4
+  bcrypt_rounds: {args.bcrypt_rounds}
+{f"  threads: {args.threads}" if args.threads else ""}
+  password_policy: {{max_failed_attempts: 1000000}}
   logging: {{level: WARNING, use_console: false}}
 """)
 ctx = ["--config", config, "--data-dir", work]
 url = f"http://127.0.0.1:{port}/api"
 NODE_KEYS = [f"0d2b5f2e-1c1a-4c7e-9d1a-aa000000000{i}" for i in range(1, 6)]
+ANSWER_WITHIN, HEALTH_WITHIN = 5.0, 1.0
 
 
-def call(method, path, body=None, token=None):
-    """(status, parsed body); network errors count as status 0."""
+def call(method, path, body=None, token=None, timeout=30):
+    """(status, parsed body, seconds); network errors count as status 0."""
     req = urllib.request.Request(url + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", "Bearer " + token)
+    started = time.time()
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null"), time.time() - started
     except urllib.error.HTTPError as e:
-        return e.code, None
+        return e.code, None, time.time() - started
     except OSError:
-        return 0, None
+        return 0, None, time.time() - started
 
 
 class Counts:
     def __init__(self):
         self.lock = threading.Lock(); self.by_kind = {}
 
-    def add(self, kind, status):
+    def add(self, kind, status, seconds=0.0, n=1):
         with self.lock:
-            entry = self.by_kind.setdefault(kind, {"ok": 0, "4xx": 0, "5xx": 0, "failed": 0})
-            entry["ok" if 200 <= status < 300 else "4xx" if 400 <= status < 500 else
-                  "5xx" if status >= 500 else "failed"] += 1
+            entry = self.by_kind.setdefault(kind, {"2xx": 0, "4xx": 0, "503": 0, "other 5xx": 0,
+                                                   "unanswered": 0, "slowest": 0.0})
+            entry["2xx" if 200 <= status < 300 else "4xx" if 400 <= status < 500 else "503" if status == 503
+                  else "other 5xx" if status >= 500 else "unanswered"] += n
+            entry["slowest"] = max(entry["slowest"], seconds)
 
 
 counts = Counts()
 deadline = 0.0
 
 
-def logins():
+def logins(username, password):
     while time.time() < deadline:
-        status, _ = call("POST", "/token/user", {"username": "sam", "password": "change-me-3"})
-        counts.add("POST /token/user", status)
+        status, _, seconds = call("POST", "/token/user", {"username": username, "password": password})
+        counts.add("POST /token/user " + ("right" if password == "change-me-3" else "wrong"), status, seconds)
 
 
 def researcher(token, collaboration, organizations):
     body = {"collaboration_id": collaboration, "name": "soak", "image": "hello-world", "description": "",
             "organizations": [{"id": o, "input": ""} for o in organizations]}
     while time.time() < deadline:
-        status, _ = call("POST", "/task", body, token)
-        counts.add("POST /task", status)
+        status, _, seconds = call("POST", "/task", body, token)
+        counts.add("POST /task", status, seconds)
 
 
 def node(api_key):
     while time.time() < deadline:
-        status, answer = call("POST", "/token/node", {"api_key": api_key})
-        counts.add("POST /token/node", status)
+        status, answer, seconds = call("POST", "/token/node", {"api_key": api_key})
+        counts.add("POST /token/node", status, seconds)
         if status != 200:
             continue
         token = answer["access_token"]
         node_id = answer["node_url"].rsplit("/", 1)[1]
         for _ in range(20):
-            status, results = call("GET", f"/result?state=open&node_id={node_id}&page=1&per_page=5", None, token)
-            counts.add("GET /result (node)", status)
+            status, results, seconds = call("GET", f"/result?state=open&node_id={node_id}&page=1&per_page=5",
+                                            None, token)
+            counts.add("GET /result (node)", status, seconds)
             for result in (results or []):
-                status, _ = call("PATCH", f"/result/{result['id']}",
-                                 {"started_at": "2026-01-01T00:00:00", "result": "done",
-                                  "finished_at": "2026-01-01T00:00:01", "status": "completed"}, token)
-                counts.add("PATCH /result", status)
+                status, _, seconds = call("PATCH", f"/result/{result['id']}",
+                                          {"started_at": "2026-01-01T00:00:00", "result": "done",
+                                           "finished_at": "2026-01-01T00:00:01", "status": "completed"}, token)
+                counts.add("PATCH /result", status, seconds)
             if time.time() >= deadline:
                 break
 
 
+def health():
+    while time.time() < deadline:
+        status, _, seconds = call("GET", "/health", timeout=10)
+        counts.add("GET /health", status, seconds)
+        time.sleep(0.2)
+
+
+WRK_SCRIPT = os.path.join(work, "statuses.lua")
+with open(WRK_SCRIPT, "w") as f:
+    f.write("""local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("statuses")) do io.write(string.format("status %d %d\\n", status, n)) end
+  end
+  io.write(string.format("timeouts %d\\nmax_us %d\\n", summary.errors.timeout, latency.max))
+end
+""")
+
+
 def wrk(path, token, connections):
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{args.duration}s", "-H",
-                          "Authorization: Bearer " + token, url + path], capture_output=True, text=True).stdout
-    requests = non2xx = 0
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{args.duration}s", "--timeout", "5s",
+                          "-s", WRK_SCRIPT, "-H", "Authorization: Bearer " + token, url + path],
+                         capture_output=True, text=True).stdout
+    kind = f"wrk GET {path}"
+    slowest = 0.0
     for line in out.splitlines():
         parts = line.split()
-        if "requests in" in line:
-            requests = int(parts[0])
-        if line.strip().startswith("Non-2xx"):
-            non2xx = int(parts[-1])
-    with counts.lock:
-        counts.by_kind[f"wrk GET {path}"] = {"ok": requests - non2xx, "non-2xx": non2xx}
+        if line.startswith("status "):
+            counts.add(kind, int(parts[1]), 0.0, int(parts[2]))
+        elif line.startswith("timeouts "):
+            counts.add(kind, 0, 0.0, int(parts[1])) if int(parts[1]) else None
+        elif line.startswith("max_us "):
+            slowest = int(parts[1]) / 1e6
+    counts.add(kind, 200, slowest, 0)
+
+
+def rss_kb(pid):
+    status = open(f"/proc/{pid}/status").read()
+    return int([l.split()[1] for l in status.splitlines() if l.startswith("VmRSS")][0])
 
 
 subprocess.run([vserver, "import", os.path.join(root, "config", "import-example.yaml"), *ctx], check=True,
@@ -118,43 +163,78 @@ subprocess.run([vserver, "import", os.path.join(root, "config", "import-example.
 subprocess.run([vserver, "start", *ctx], check=True, stdout=subprocess.DEVNULL)
 pid = int(open(os.path.join(work, "soak.pid")).read())
 alive = True
+failed = []
 try:
-    status, answer = call("POST", "/token/user", {"username": "root", "password": "root"})
+    status, answer, _ = call("POST", "/token/user", {"username": "root", "password": "root"})
     token = answer["access_token"]
-    _, collaborations = call("GET", "/collaboration?name=OUTCOMES", None, token)
+    _, collaborations, _ = call("GET", "/collaboration?name=OUTCOMES", None, token)
     collaboration = collaborations[0]
     organizations = [o["id"] for o in call("GET", f"/collaboration/{collaboration['id']}/organization",
                                            None, token)[1]]
-    _, roots = call("GET", "/organization?name=root", None, token)
+    _, roots, _ = call("GET", "/organization?name=root", None, token)
     call("PATCH", f"/collaboration/{collaboration['id']}",
          {"organization_ids": organizations + [roots[0]["id"]]}, token)
+    for path in ["/organization", "/user", "/task"]:  # warm up before measuring memory
+        call("GET", path, None, token)
+    rss_before = rss_kb(pid)
 
+    # The connections: 24 logins (16 wrong, 8 right), 8 researchers, 3 nodes, 1 health probe, the
+    # rest on wrk over the lists.
+    paths = ["/version", "/organization", "/user", "/collaboration", "/node", "/task?page=1&per_page=10",
+             "/result?page=1&per_page=10", "/role", "/rule"]
+    python_connections = 16 + 8 + 8 + 3 + 1
+    per_path = max(1, (args.connections - python_connections) // len(paths))
     deadline = time.time() + args.duration
-    threads = [threading.Thread(target=logins), threading.Thread(target=researcher,
-                                                                  args=(token, collaboration["id"], organizations))]
+    threads = [threading.Thread(target=logins, args=("eve@east-registry.example", "Wrong-guess1!"))
+               for _ in range(16)]
+    threads += [threading.Thread(target=logins, args=("sam", "change-me-3")) for _ in range(8)]
+    threads += [threading.Thread(target=researcher, args=(token, collaboration["id"], organizations))
+                for _ in range(8)]
     threads += [threading.Thread(target=node, args=(key,)) for key in NODE_KEYS[:3]]
-    threads += [threading.Thread(target=wrk, args=(path, token, 3)) for path in
-                ["/version", "/organization", "/user", "/collaboration", "/node", "/task?page=1&per_page=10",
-                 "/result?page=1&per_page=10", "/role", "/rule"]]
+    threads += [threading.Thread(target=health)]
+    threads += [threading.Thread(target=wrk, args=(path, token, per_path)) for path in paths]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     try:
-        os.kill(pid, 0)
-        status = open(f"/proc/{pid}/status").read()
-        rss = [l.split(":")[1].strip() for l in status.splitlines() if l.startswith("VmRSS")][0]
+        rss_end = rss_kb(pid)
+        time.sleep(10)
+        rss_after = rss_kb(pid)
+        # Idle pooled connections (and their SQLite page caches) close after a minute.
+        time.sleep(80)
+        rss_settled = rss_kb(pid)
     except OSError:
         alive = False
-    print(f"== {args.duration} s of mixed load on {args.uri}")
+    # Once the load is over, logins work again at once.
+    status, _, seconds = call("POST", "/token/user", {"username": "sam", "password": "change-me-3"})
+    if status != 200:
+        failed.append(f"login after the load answered {status}")
+    else:
+        print(f"== login after the load: 200 in {seconds:.2f} s")
+    total = python_connections + per_path * len(paths)
+    print(f"== {args.duration} s of mixed load on {args.uri}, {total} concurrent connections, "
+          f"bcrypt cost {args.bcrypt_rounds}")
     for kind, entry in sorted(counts.by_kind.items()):
-        print(f"   {kind:36} " + ", ".join(f"{k} {v}" for k, v in entry.items()))
-    errors = sum(e.get("5xx", 0) for e in counts.by_kind.values())
-    print(f"== server {'alive, RSS ' + rss if alive else 'DIED'}; 5xx answers: {errors}")
-    if not alive:
+        print(f"   {kind:36} " + ", ".join(f"{k} {v:.2f} s" if k == "slowest" else f"{k} {v}"
+                                            for k, v in entry.items()))
+        if entry["other 5xx"]:
+            failed.append(f"{kind}: {entry['other 5xx']} 5xx other than 503")
+        if entry["unanswered"]:
+            failed.append(f"{kind}: {entry['unanswered']} unanswered within 5 s (or connection errors)")
+        limit = HEALTH_WITHIN if kind == "GET /health" else ANSWER_WITHIN
+        if entry["slowest"] > limit:
+            failed.append(f"{kind}: slowest answer {entry['slowest']:.2f} s > {limit} s")
+    if alive:
+        print(f"== server alive; RSS {rss_before} kB before, {rss_end} kB at the end of the load, "
+              f"{rss_after} kB 10 s later, {rss_settled} kB 90 s later")
+    else:
+        print("== server DIED")
         print(open(os.path.join(work, "soak.out")).read()[-4000:])
+    for f in failed:
+        print("!! " + f)
 finally:
     if alive:
         subprocess.run([vserver, "stop", *ctx], stdout=subprocess.DEVNULL)
     subprocess.run(["rm", "-rf", work])
-sys.exit(0 if alive and errors == 0 else 1)
+sys.exit(0 if alive and not failed else 1)

@@ -175,7 +175,12 @@ Kernel::Kernel(ServerConfig config, std::string dataFolder)
     if (config_.tokenExpiresSeconds)
         tokenSettings.accessSeconds = *config_.tokenExpiresSeconds;
     tokens_ = std::make_unique<TokenService>(tokenSettings);
-    passwords_ = std::make_unique<PasswordHasher>(config_.bcryptRounds);
+    PasswordHasher::Caller caller;
+    caller.servingRequest = [] { return ApiServer::servingRequest(); };
+    caller.holdsSession = [] { return Database::sessionHeldOnThisThread(); };
+    caller.deadline = [] { return Database::Deadline::current(); };
+    passwords_ = std::make_unique<PasswordHasher>(
+        config_.bcryptRounds, PasswordHasher::Limits{config_.hashThreads, config_.hashQueue}, caller);
 }
 
 Kernel::~Kernel() {

@@ -1,16 +1,126 @@
-// bcrypt via crypt_r: reentrant, so concurrent logins do not serialize on a global buffer.
+// bcrypt via crypt_r (reentrant, so the pool's threads do not serialize on a global buffer), run on
+// a fixed pool with a bounded queue.
 #include "kernel/auth/password_hasher.h"
 
+#include <atomic>
+#include <chrono>
 #include <crypt.h>
 #include <cstring>
+#include <dq/sdk/http.h>
+#include <future>
 #include <memory>
 #include <stdexcept>
 
 namespace dq::kernel {
 
+namespace {
+
+/// The longest a request may expect to wait for its hash before it is refused instead.
+constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(2);
+
+} // namespace
+
+PasswordHasher::PasswordHasher(int cost, Limits limits, Caller caller)
+    : cost_(cost), caller_(std::move(caller)) {
+    int threads = limits.threads;
+    if (threads <= 0)
+        // Half the cores: bcrypt is pure CPU, and the other half keeps answering everything else.
+        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+    threadCount_ = static_cast<std::size_t>(threads);
+    queueLimit_ = static_cast<std::size_t>(limits.queue > 0 ? limits.queue : 4 * threads);
+    for (int i = 0; i < threads; ++i)
+        threads_.emplace_back([this] { serve(); });
+}
+
+PasswordHasher::~PasswordHasher() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    room_.notify_all();
+    for (auto& t : threads_)
+        t.join();
+}
+
+void PasswordHasher::serve() {
+    for (;;) {
+        std::function<void()> work;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty())
+                return;
+            work = std::move(queue_.front());
+            queue_.pop_front();
+            ++busy_;
+        }
+        room_.notify_one();
+        auto started = std::chrono::steady_clock::now();
+        work();
+        auto took =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+        std::lock_guard lock(mutex_);
+        --busy_;
+        averageHash_ = averageHash_.count() == 0 ? took : (averageHash_ * 7 + took) / 8;
+    }
+}
+
+void PasswordHasher::onPool(std::function<void()> work) {
+    bool request = caller_.servingRequest();
+    if (request && caller_.holdsSession())
+        throw std::logic_error("a password was hashed while the request holds a database session; read, "
+                               "RequestContext::commit(), then hash (or hash before the first read)");
+    const auto deadline = request ? caller_.deadline() : std::nullopt;
+    // Shared with the queue: a request that stops waiting leaves the job behind safely.
+    auto job = std::make_shared<std::packaged_task<void()>>(std::move(work));
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    auto done = job->get_future();
+    {
+        std::unique_lock lock(mutex_);
+        // The wait ahead: the hashes queued and running, spread over the threads, at the recent pace
+        // (none with an idle thread, so the estimate recovers once the load is gone).
+        auto wait = averageHash_ * static_cast<long>(queue_.size() + busy_) / static_cast<long>(threadCount_);
+        auto longest = kLongestWait;
+        if (deadline)
+            longest = std::min(longest, std::chrono::duration_cast<std::chrono::microseconds>(
+                                            *deadline - std::chrono::steady_clock::now()));
+        if (request && (queue_.size() >= queueLimit_ || wait > longest))
+            throw sdk::ServiceUnavailable(
+                "The server is busy checking passwords; please try again in a few seconds.");
+        room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
+        if (stopping_)
+            throw std::runtime_error("the password hasher is shutting down");
+        queue_.emplace_back([job, cancelled] {
+            if (!*cancelled)
+                (*job)();
+        });
+    }
+    wake_.notify_one();
+    // Hashes slowed down more than expected (a loaded machine): the request answers in time anyway.
+    if (deadline && done.wait_until(*deadline) == std::future_status::timeout) {
+        *cancelled = true;
+        throw sdk::ServiceUnavailable(
+            "The server is busy checking passwords; please try again in a few seconds.");
+    }
+    done.get();
+}
+
 std::string PasswordHasher::hash(const std::string& clear) {
+    auto out = std::make_shared<std::string>();
+    onPool([out, clear, cost = cost_] { *out = hashNow(clear, cost); });
+    return *out;
+}
+
+bool PasswordHasher::verify(const std::string& clear, const std::string& hash) {
+    auto out = std::make_shared<bool>(false);
+    onPool([out, clear, hash] { *out = verifyNow(clear, hash); });
+    return *out;
+}
+
+std::string PasswordHasher::hashNow(const std::string& clear, int cost) {
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn("$2b$", cost_, nullptr, 0, salt, sizeof salt))
+    if (!crypt_gensalt_rn("$2b$", cost, nullptr, 0, salt, sizeof salt))
         throw std::runtime_error("bcrypt: cannot generate a salt");
     auto data = std::make_unique<crypt_data>();
     std::memset(data.get(), 0, sizeof(crypt_data));
@@ -20,7 +130,7 @@ std::string PasswordHasher::hash(const std::string& clear) {
     return out;
 }
 
-bool PasswordHasher::verify(const std::string& clear, const std::string& hash) {
+bool PasswordHasher::verifyNow(const std::string& clear, const std::string& hash) {
     if (hash.rfind("$2", 0) != 0)
         return false;
     auto data = std::make_unique<crypt_data>();

@@ -91,7 +91,8 @@ std::string TokenService::sign(const Poco::JSON::Object::Ptr& claims) const {
     return signer.sign(token, Poco::JWT::Signer::ALGO_HS256);
 }
 
-sdk::TokenPair TokenService::issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles) {
+sdk::TokenPair TokenService::issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles,
+                                   std::int64_t credentialVersion) {
     Poco::JSON::Array::Ptr roleArray = new Poco::JSON::Array;
     for (const auto& r : roles)
         roleArray->add(r);
@@ -101,6 +102,7 @@ sdk::TokenPair TokenService::issue(sdk::ClientKind kind, sdk::Id id, const std::
         claims->set("sub", static_cast<Poco::Int64>(id));
         claims->set("client_type", sdk::toString(kind));
         claims->set("roles", roleArray);
+        claims->set("cv", static_cast<Poco::Int64>(credentialVersion));
         return sign(claims);
     };
     return {make("access", settings_.accessSeconds, true), make("refresh", settings_.refreshSeconds, false)};
@@ -172,6 +174,12 @@ VerifiedToken TokenService::verify(const std::string& text) const {
     out.clientType = textClaim(out.claims, "client_type");
     if (out.type.empty() || out.clientType.empty() || !out.claims->has("sub"))
         throw sdk::Unprocessable("Invalid token: missing claims");
+    if (out.claims->has("cv")) {
+        const auto cv = out.claims->get("cv");
+        if (!cv.isInteger())
+            throw sdk::Unauthorized("Invalid token: its credential version (cv) is not an integer");
+        out.credentialVersion = cv.convert<Poco::Int64>();
+    }
     return out;
 }
 

@@ -18,13 +18,16 @@ struct VerifiedToken {
     Poco::JSON::Object::Ptr claims;
     std::string type;       ///< "access" or "refresh"
     std::string clientType; ///< "user", "node" or "container"
+    /// Claim `cv`: the account's credential version when the token was issued (0 when absent).
+    std::int64_t credentialVersion = 0;
 };
 
 class TokenService : public sdk::Tokens {
 public:
     explicit TokenService(TokenSettings settings);
 
-    sdk::TokenPair issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles) override;
+    sdk::TokenPair issue(sdk::ClientKind kind, sdk::Id id, const std::vector<std::string>& roles,
+                         std::int64_t credentialVersion) override;
     std::string issueContainer(const sdk::Identity& container) override;
     std::string issuePurpose(const std::string& purpose, const Poco::JSON::Object::Ptr& claims,
                              int lifetimeSeconds) override;

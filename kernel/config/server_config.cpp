@@ -33,6 +33,7 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "bcrypt_rounds",
                                                    "event_retention_minutes",
                                                    "presence_timeout_seconds",
+                                                   "password_hashing",
                                                    "logging",
                                                    "plugins",
                                                    "smtp",
@@ -443,6 +444,17 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
         config.tokenExpiresSeconds = static_cast<int>(*v);
     if (auto v = check.integer(env["bcrypt_rounds"], at("bcrypt_rounds"), 4, 31, "an integer 4-31"))
         config.bcryptRounds = static_cast<int>(*v);
+    if (const auto hashing = env["password_hashing"]; hashing && hashing.IsMap()) {
+        check.unknownKeys(hashing, at("password_hashing"), {"threads", "queue"});
+        if (auto v = check.integer(hashing["threads"], at("password_hashing.threads"), 0, 256,
+                                   "an integer 0-256 (0: half the cores)"))
+            config.hashThreads = static_cast<int>(*v);
+        if (auto v = check.integer(hashing["queue"], at("password_hashing.queue"), 0, 100000,
+                                   "an integer 0-100000 (0: four per thread)"))
+            config.hashQueue = static_cast<int>(*v);
+    } else if (hashing && !hashing.IsNull()) {
+        check.problem(at("password_hashing"), "a mapping with threads and queue", hashing);
+    }
     if (auto v = check.integer(env["max_body_size"], at("max_body_size"), 1, INT_MAX / 1024,
                                "an integer greater than 0 (kB)"))
         config.maxBodyBytes = static_cast<std::size_t>(*v) * 1024;

@@ -49,7 +49,7 @@ struct ServerConfig {
     int tokenExpiresHours = 6;
     int refreshTokenExpiresHours = 48;
     std::size_t maxBodyBytes = 1024 * 1024; ///< `max_body_size` kB; larger requests get 413
-    int threads = 16;                       ///< HTTP worker threads
+    int threads = 64;                       ///< HTTP worker threads
     /// Access-token lifetime in seconds, overriding the hours (short lifetimes for tests).
     std::optional<int> tokenExpiresSeconds;
     /// bcrypt cost (log2 rounds) of new password and api-key hashes; 12 as vantage6.
@@ -59,6 +59,10 @@ struct ServerConfig {
     /// `presence_timeout_seconds`: a node whose server process stops refreshing its connection
     /// (killed, cut off) turns offline this long after the last refresh.
     int presenceTimeoutSeconds = 60;
+    /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
+    /// and checks passwords and api keys.
+    int hashThreads = 0;
+    int hashQueue = 16;
     LoggingConfig logging;
     PluginsConfig plugins;
     /// The whole environment node, for settings plugins declare with a legacy path (smtp.server ...).

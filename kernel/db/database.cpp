@@ -6,10 +6,12 @@
 
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SessionPool.h>
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -21,7 +23,11 @@ namespace dq::kernel {
 namespace {
 
 constexpr int kMaxSessions = 16;
-constexpr auto kWaitForSession = std::chrono::seconds(30);
+constexpr auto kPatientWait = std::chrono::seconds(30);
+/// A request's whole budget for waiting (session, write lock, busy database): it must answer soon.
+constexpr auto kBoundedWait = std::chrono::milliseconds(3000);
+
+using Clock = std::chrono::steady_clock;
 
 void registerConnectors() {
     static std::once_flag once;
@@ -31,9 +37,33 @@ void registerConnectors() {
     });
 }
 
-/// A running write transaction on this thread, to refuse nesting one in another (which would
-/// wait forever for SQLite's write lock held by the outer one).
-thread_local const void* writingOn = nullptr;
+/// The session this thread holds, if any. One per thread: a thread that waits for a second pooled
+/// session while holding one can wait forever (16 such threads hold all 16 sessions).
+thread_local const void* sessionHeldBy = nullptr;
+
+/// The deadline of the request this thread serves, if any (Database::Deadline).
+thread_local std::optional<std::chrono::steady_clock::time_point> threadDeadline;
+
+/// Whether the exception being handled says the database is busy (locked), not broken.
+bool busy() {
+    try {
+        throw;
+    } catch (const Poco::Data::SQLite::DBLockedException&) {
+        return true;
+    } catch (const Poco::Data::SQLite::TableLockedException&) {
+        return true;
+    } catch (const Poco::Exception& e) {
+        // PostgreSQL: lock_timeout, deadlock, serialization failure.
+        const auto text = e.displayText();
+        for (const char* sign : {"lock timeout", "deadlock detected", "could not serialize access",
+                                 "could not obtain lock", "database is locked"})
+            if (text.find(sign) != std::string::npos)
+                return true;
+        return false;
+    } catch (...) {
+        return false;
+    }
+}
 
 } // namespace
 
@@ -45,8 +75,12 @@ struct Database::Impl {
     std::unique_ptr<Poco::Data::SessionPool> pool;
     // Poco's pool throws when it is exhausted; this makes callers wait for a free session instead.
     std::counting_semaphore<kMaxSessions> slots;
-    std::mutex writeLock;
+    std::timed_mutex writeLock;
     TransactionListener* listener = nullptr;
+    // The health check's own connection (not pooled), so that it never waits behind requests.
+    std::timed_mutex healthLock;
+    std::optional<Poco::Data::Session> healthSession;
+    std::atomic<bool> lastHealthy{true};
 
     Impl(const DatabaseUri& u, const Catalog& c)
         : uri(u), catalog(c),
@@ -57,11 +91,10 @@ struct Database::Impl {
     /// A session from the pool, returned (and its slot freed) when the lease ends.
     class Lease {
     public:
-        explicit Lease(Impl& impl) : impl_(impl) {
-            if (!impl.slots.try_acquire_for(kWaitForSession))
-                throw DatabaseUnavailable(
-                    "no free connection to the database " + impl.uri.display() +
-                    " within 30 s; the database may be overloaded or a transaction is stuck");
+        Lease(Impl& impl, Clock::time_point deadline) : impl_(impl) {
+            if (!impl.slots.try_acquire_until(deadline))
+                throw DatabaseBusy("no free connection to the database " + impl.uri.display() +
+                                   " in time; the database may be overloaded or a transaction is stuck");
             try {
                 session_.emplace(impl.pool->get());
             } catch (const Poco::Exception& e) {
@@ -100,11 +133,25 @@ struct Database::Impl {
         return message;
     }
 
-    void begin(Poco::Data::Session& session, Access access) {
+    void begin(Poco::Data::Session& session, Access access, std::optional<Clock::time_point> deadline) {
+        auto waitMs = [&] {
+            if (!deadline)
+                return std::int64_t(5000);
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+            return std::max<std::int64_t>(left, 1);
+        };
         if (dialect == sql::Dialect::Sqlite) {
-            sql::execute(session, dialect, "PRAGMA busy_timeout = 5000");
+            sql::execute(session, dialect, "PRAGMA busy_timeout = " + std::to_string(waitMs()));
             // The kernel applies the declared delete rules itself.
             sql::execute(session, dialect, "PRAGMA foreign_keys = OFF");
+            // With WAL, NORMAL syncs at checkpoints instead of every commit: a crashed or killed
+            // process loses nothing, a power cut at most the last commits, and the database stays
+            // whole either way. Writers (serialized) hold the lock for microseconds, not an fsync.
+            sql::execute(session, dialect, "PRAGMA synchronous = NORMAL");
+            // 1 MB of page cache per pooled connection (of 16), not SQLite's 2 MB: the file is in
+            // the operating system's cache anyway.
+            sql::execute(session, dialect, "PRAGMA cache_size = -1024");
             sql::execute(session, dialect,
                          access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
             // IMMEDIATE takes the write lock up front; a deferred upgrade could fail with SQLITE_BUSY
@@ -114,6 +161,8 @@ struct Database::Impl {
             session.begin();
             if (access == Access::Read)
                 sql::execute(session, dialect, "SET TRANSACTION READ ONLY");
+            if (deadline)
+                sql::execute(session, dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
         }
     }
 
@@ -150,56 +199,158 @@ struct Database::Impl {
                                   clean(what));
     }
 
-    /// Runs `work` in one transaction on one pooled session.
-    void run(Access access, const std::function<void(Poco::Data::Session&)>& work, const void* self) {
-        // SQLite allows one writer: queue writers here instead of letting them fail with "database is
-        // locked". An in-memory database has a single connection, so everything queues.
-        bool serialize = dialect == sql::Dialect::Sqlite && (access == Access::Write || memory);
-        if (serialize && writingOn == self)
-            throw std::logic_error(
-                "a write transaction was started inside another one on the same thread; do "
-                "the work with the outer transaction's Store instead");
-        std::unique_lock<std::mutex> lock(writeLock, std::defer_lock);
-        if (serialize)
-            lock.lock();
-        struct Mark {
-            bool on;
-            const void* previous;
-            Mark(bool set, const void* self) : on(set), previous(writingOn) {
-                if (on)
-                    writingOn = self;
-            }
-            ~Mark() {
-                if (on)
-                    writingOn = previous;
-            }
-        } mark(serialize, self);
-
-        Lease lease(*this);
-        auto& session = lease.session();
-        try {
-            begin(session, access);
-        } catch (...) {
-            // A pooled connection the database closed (a restart) fails here first.
-            if (!connected(session))
-                throwUnavailable();
-            throw;
-        }
-        try {
-            work(session);
-            end(session, "COMMIT");
-        } catch (...) {
-            try {
-                end(session, "ROLLBACK");
-            } catch (...) {
-                // The connection is gone or the failed commit already ended the transaction.
-            }
-            if (!connected(session))
-                throwUnavailable();
-            throw;
-        }
+    /// Rethrows the exception being handled as DatabaseBusy when it says the database is busy.
+    void rethrowIfBusy() const {
+        if (busy())
+            throw DatabaseBusy("the database " + uri.display() + " is busy (locked by another transaction)");
     }
 };
+
+struct Database::Transaction::State {
+    Impl& impl;
+    std::unique_lock<std::timed_mutex> lock;
+    std::optional<Impl::Lease> lease;
+    std::optional<SqlStore> store;
+    bool open = false;
+    bool write = false;
+    // The listener was told this transaction began and awaits its end.
+    bool announced = false;
+
+    explicit State(Impl& i) : impl(i) {}
+    ~State() {
+        if (lease)
+            sessionHeldBy = nullptr;
+    }
+};
+
+Database::Transaction::Transaction(Database& database, Access access, Wait wait)
+    : state_(std::make_unique<State>(*database.impl_)) {
+    auto& d = *database.impl_;
+    if (sessionHeldBy)
+        throw std::logic_error(
+            "a second database session was requested on a thread that already holds one; do the work "
+            "with the open transaction's Store, or end that transaction first (RequestContext::commit)");
+    std::optional<Clock::time_point> deadline;
+    if (wait == Wait::Bounded) {
+        deadline = Clock::now() + kBoundedWait;
+        if (threadDeadline && *threadDeadline < *deadline)
+            deadline = threadDeadline;
+        if (*deadline <= Clock::now())
+            throw DatabaseBusy("no time left to wait for the database " + d.uri.display() +
+                               ": the request already waited its share");
+    }
+    // SQLite allows one writer: queue writers here instead of letting them fail with "database is
+    // locked". An in-memory database has a single connection, so everything queues.
+    bool serialize = d.dialect == sql::Dialect::Sqlite && (access == Access::Write || d.memory);
+    if (serialize) {
+        state_->lock = std::unique_lock<std::timed_mutex>(d.writeLock, std::defer_lock);
+        if (!state_->lock.try_lock_until(deadline.value_or(Clock::now() + std::chrono::hours(24 * 365))))
+            throw DatabaseBusy("the database " + d.uri.display() +
+                               " is busy: another request holds the write lock");
+    }
+    state_->lease.emplace(d, deadline.value_or(Clock::now() + kPatientWait));
+    sessionHeldBy = &d;
+    auto& session = state_->lease->session();
+    try {
+        d.begin(session, access, deadline);
+    } catch (...) {
+        // A pooled connection the database closed (a restart) fails here first.
+        if (!Impl::connected(session))
+            d.throwUnavailable();
+        d.rethrowIfBusy();
+        throw;
+    }
+    state_->open = true;
+    state_->write = access == Access::Write;
+    if (d.listener) {
+        d.listener->begun(state_->write);
+        state_->announced = true;
+    }
+    state_->store.emplace(session, d.dialect, d.catalog, d.listener ? &d.listener->events() : nullptr);
+}
+
+void Database::Transaction::release(bool committed) {
+    auto& d = state_->impl;
+    bool announced = state_->announced;
+    // The session goes back to the pool before the listener hears the end: what it does then (write
+    // the events of a read-only transaction) runs in a transaction of its own.
+    state_ = std::make_unique<State>(d);
+    if (announced && d.listener)
+        d.listener->ended(committed);
+}
+
+Database::Transaction::~Transaction() {
+    if (state_ && state_->open) {
+        try {
+            state_->impl.end(state_->lease->session(), "ROLLBACK");
+        } catch (...) {
+        }
+    }
+    if (state_ && state_->announced) {
+        try {
+            release(false);
+        } catch (...) {
+        }
+    }
+}
+
+sdk::Store& Database::Transaction::store() {
+    if (!state_->open)
+        throw std::logic_error("the transaction has ended; its Store is no longer usable");
+    return *state_->store;
+}
+
+void Database::Transaction::commit() {
+    if (!state_->open)
+        throw std::logic_error("the transaction has already ended");
+    auto& session = state_->lease->session();
+    try {
+        if (state_->write && state_->impl.listener)
+            state_->impl.listener->committing(*state_->store);
+        state_->impl.end(session, "COMMIT");
+    } catch (...) {
+        fail();
+        throw;
+    }
+    state_->open = false;
+    release(true);
+}
+
+void Database::Transaction::fail() {
+    auto& d = state_->impl;
+    if (state_->open) {
+        state_->open = false;
+        auto& session = state_->lease->session();
+        try {
+            d.end(session, "ROLLBACK");
+        } catch (...) {
+            // The connection is gone or the failed commit already ended the transaction.
+        }
+        bool lost = !Impl::connected(session);
+        release(false);
+        if (lost)
+            d.throwUnavailable();
+    } else {
+        release(false);
+    }
+    d.rethrowIfBusy();
+}
+
+bool Database::sessionHeldOnThisThread() {
+    return sessionHeldBy != nullptr;
+}
+
+Database::Deadline::Deadline(std::chrono::steady_clock::time_point deadline) : previous_(threadDeadline) {
+    threadDeadline = deadline;
+}
+
+Database::Deadline::~Deadline() {
+    threadDeadline = previous_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Database::Deadline::current() {
+    return threadDeadline;
+}
 
 Database::Database(const DatabaseUri& uri, const Catalog& catalog)
     : impl_(std::make_unique<Impl>(uri, catalog)) {
@@ -217,7 +368,7 @@ Database::Database(const DatabaseUri& uri, const Catalog& catalog)
         // An in-memory SQLite database lives and dies with its one connection: keep exactly one.
         d.pool = std::make_unique<Poco::Data::SessionPool>(
             uri.connector(), uri.connectionString(), 1, d.memory ? 1 : kMaxSessions, d.memory ? 1000000 : 60);
-        Impl::Lease lease(d);
+        Impl::Lease lease(d, Clock::now() + kPatientWait);
         if (d.dialect == sql::Dialect::Sqlite && !d.memory)
             // WAL lets readers run while one writer writes; the mode is stored in the file.
             sql::query(lease.session(), d.dialect, "PRAGMA journal_mode=WAL");
@@ -234,40 +385,24 @@ Database::~Database() = default;
 
 void Database::migrate() {
     try {
-        impl_->run(
-            Access::Write,
-            [this](Poco::Data::Session& session) {
-                schema::migrate(session, impl_->dialect, impl_->catalog);
-            },
-            this);
+        transaction([this](sdk::Store& store) {
+            schema::migrate(static_cast<SqlStore&>(store).session(), impl_->dialect, impl_->catalog);
+        });
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot migrate the schema of " + impl_->uri.display() + ": " +
                                  impl_->clean(e.displayText()));
     }
 }
 
-void Database::transaction(const std::function<void(sdk::Store&)>& work, Access access) {
-    auto* listener = impl_->listener;
-    if (listener)
-        listener->begun(access == Access::Write);
+void Database::transaction(const std::function<void(sdk::Store&)>& work, Access access, Wait wait) {
+    Transaction tx(*this, access, wait);
     try {
-        impl_->run(
-            access,
-            [&](Poco::Data::Session& session) {
-                SqlStore store(session, impl_->dialect, impl_->catalog,
-                               listener ? &listener->events() : nullptr);
-                work(store);
-                if (listener && access == Access::Write)
-                    listener->committing(store);
-            },
-            this);
+        work(tx.store());
+        tx.commit();
     } catch (...) {
-        if (listener)
-            listener->ended(false);
+        tx.fail();
         throw;
     }
-    if (listener)
-        listener->ended(true);
 }
 
 void Database::listen(TransactionListener* listener) {
@@ -281,8 +416,16 @@ void Database::exclusive(const std::function<void()>& work) {
     }
     // Any constant works as long as every process uses the same one: "dq" "st" (start-up).
     constexpr std::int64_t kStartupLock = 0x6471'7374;
-    Impl::Lease lease(*impl_);
-    auto& session = lease.session();
+    // A connection of its own, outside the pool: the work under the lock runs transactions that
+    // lease pooled sessions, and a thread never waits for a pooled session while holding one.
+    std::optional<Poco::Data::Session> own;
+    try {
+        own.emplace(impl_->uri.connector(), impl_->uri.connectionString());
+    } catch (const Poco::Exception& e) {
+        throw DatabaseUnavailable("cannot connect to " + impl_->uri.display() + " for the start-up lock: " +
+                                  impl_->clean(e.displayText()));
+    }
+    auto& session = *own;
     try {
         sql::query(session, impl_->dialect, "SELECT 1 FROM pg_advisory_lock(?)", {kStartupLock});
     } catch (const Poco::Exception& e) {
@@ -303,20 +446,37 @@ void Database::exclusive(const std::function<void()>& work) {
     work();
 }
 
+
 bool Database::healthy() {
+    auto& d = *impl_;
+    std::unique_lock<std::timed_mutex> lock(d.healthLock, std::defer_lock);
+    if (!lock.try_lock_for(std::chrono::milliseconds(200)))
+        return d.lastHealthy;
+    bool ok = false;
     try {
-        Impl::Lease lease(*impl_);
-        return !sql::query(lease.session(), impl_->dialect, "SELECT 1").rows.empty();
+        if (d.memory) {
+            // The one connection of an in-memory database belongs to the pool.
+            if (!d.slots.try_acquire_for(std::chrono::milliseconds(200)))
+                return d.lastHealthy;
+            d.slots.release();
+            ok = true;
+        } else {
+            if (!d.healthSession || !Impl::connected(*d.healthSession))
+                d.healthSession.emplace(d.uri.connector(), d.uri.connectionString());
+            ok = !sql::query(*d.healthSession, d.dialect, "SELECT 1").rows.empty();
+        }
     } catch (...) {
-        return false;
+        d.healthSession.reset();
+        ok = false;
     }
+    d.lastHealthy = ok;
+    return ok;
 }
 
 void Database::dropAll() {
-    impl_->run(
-        Access::Write,
-        [this](Poco::Data::Session& session) { schema::dropAll(session, impl_->dialect, impl_->catalog); },
-        this);
+    transaction([this](sdk::Store& store) {
+        schema::dropAll(static_cast<SqlStore&>(store).session(), impl_->dialect, impl_->catalog);
+    });
 }
 
 std::string Database::dialect() const {

@@ -6,9 +6,12 @@
 #include "kernel/db/database_uri.h"
 
 #include <dq/sdk/services.h>
+
+#include <chrono>
 #include <dq/sdk/store.h>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +22,14 @@ namespace dq::kernel {
 class DatabaseUnavailable : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// The database is there but busy: SQLite's write lock or PostgreSQL's row locks were not granted
+/// in time, or no pooled session became free. Nothing was committed; the HTTP server answers 503
+/// with Retry-After.
+class DatabaseBusy : public DatabaseUnavailable {
+public:
+    using DatabaseUnavailable::DatabaseUnavailable;
 };
 
 /// Told about every transaction a Database runs, on the thread that runs it: the outbox
@@ -51,10 +62,58 @@ public:
     /// version per plugin in `dq_schema`. Idempotent; safe on every start.
     void migrate();
 
+    /// How long a transaction may wait for a session, SQLite's write lock or PostgreSQL's locks.
+    /// Patient: as long as it takes (commands, import, start-up). Bounded: a few seconds, then
+    /// DatabaseBusy (requests, which must answer quickly).
+    enum class Wait { Patient, Bounded };
+
+    /// One transaction on one pooled session, held from construction until commit() or destruction
+    /// (rolled back unless committed). A thread holds at most one session of a database at a time:
+    /// opening a second transaction on a thread that holds one throws std::logic_error, because
+    /// waiting for a second session while holding one deadlocks once every session is held that way.
+    class Transaction {
+    public:
+        Transaction(Database& database, Access access, Wait wait = Wait::Patient);
+        ~Transaction();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+
+        /// Valid until commit() or destruction.
+        sdk::Store& store();
+        /// Commits and releases the session. DatabaseUnavailable when the connection was lost.
+        void commit();
+        /// Rolls back and releases the session; call from a catch block before rethrowing. Throws
+        /// DatabaseUnavailable when the connection was lost, DatabaseBusy when the database was busy.
+        void fail();
+
+    private:
+        struct State;
+        /// Returns the session to the pool, then tells the listener how the transaction ended.
+        void release(bool committed);
+        std::unique_ptr<State> state_;
+    };
+
     /// Runs `work` in one transaction: committed when it returns, rolled back when it throws (the
-    /// exception propagates; DatabaseUnavailable when the connection is missing or was lost).
-    /// SQLite writes are serialized in-process; reads run concurrently.
-    void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write);
+    /// exception propagates; DatabaseUnavailable when the connection is missing or was lost,
+    /// DatabaseBusy when it was busy). SQLite writes are serialized in-process; reads run concurrently.
+    void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write,
+                     Wait wait = Wait::Patient);
+
+    /// Whether the calling thread holds a session of any Database (a transaction is open on it).
+    static bool sessionHeldOnThisThread();
+
+    /// While it lives, bounded transactions on this thread wait no later than `deadline` (a
+    /// request's whole budget: its waits add up, and it must answer within a few seconds).
+    class Deadline {
+    public:
+        explicit Deadline(std::chrono::steady_clock::time_point deadline);
+        ~Deadline();
+        /// The calling thread's deadline, if one is set.
+        static std::optional<std::chrono::steady_clock::time_point> current();
+
+    private:
+        std::optional<std::chrono::steady_clock::time_point> previous_;
+    };
 
     /// Sets who is told about each transaction (nullptr: nobody). Set once, before concurrent use.
     void listen(TransactionListener* listener);
@@ -65,7 +124,8 @@ public:
     /// SQLite has one process and needs none.
     void exclusive(const std::function<void()>& work);
 
-    /// `SELECT 1` succeeds.
+    /// `SELECT 1` succeeds, on a connection of its own so that it never waits for the pool; when
+    /// another check is running, the result of the last one (health checks never queue).
     bool healthy();
     /// Drops every table of the declared models and the schema table (`--drop-all`).
     void dropAll();

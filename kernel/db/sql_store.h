@@ -34,6 +34,9 @@ public:
     void execute(const std::string& sql, const std::vector<sdk::Value>& params = {}) override;
     std::string dialect() const override;
 
+    /// The session under this store's transaction (schema work goes through it).
+    Poco::Data::Session& session() { return session_; }
+
 private:
     const sdk::ModelDecl& model(const std::string& name) const;
     /// The quoted column after checking that `model` declares it.

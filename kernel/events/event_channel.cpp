@@ -501,6 +501,11 @@ struct EventChannel::Impl {
             refuse(s, verified.clientType + " of the token does not exist (any more)");
             return;
         }
+        if (who->credentialVersion != verified.credentialVersion) {
+            refuse(s, "token has been revoked: the credentials of this " + verified.clientType +
+                          " changed since it was issued");
+            return;
+        }
         {
             std::lock_guard lock(s->m);
             if (!s->open)

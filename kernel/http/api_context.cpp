@@ -8,10 +8,11 @@
 
 namespace dq::kernel {
 
-ApiContext::ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store,
+ApiContext::ApiContext(const sdk::Request& request, sdk::Identity identity,
+                       std::function<sdk::Store&()> store, std::function<void()> commit,
                        sdk::Services& services, const Catalog& catalog, const Serializer& serializer)
-    : request_(request), identity_(std::move(identity)), store_(store), services_(services),
-      catalog_(catalog), serializer_(serializer) {}
+    : request_(request), identity_(std::move(identity)), store_(std::move(store)), commit_(std::move(commit)),
+      services_(services), catalog_(catalog), serializer_(serializer) {}
 
 const std::vector<sdk::RuleKey>& ApiContext::rules() {
     if (!rules_) {
@@ -19,7 +20,7 @@ const std::vector<sdk::RuleKey>& ApiContext::rules() {
         auto source = std::static_pointer_cast<sdk::RuleSource>(catalog_.service(sdk::kRuleSourceService));
         // Without a rule source (no roles plugin) nobody holds any rule: everything is refused.
         if (source && identity_.kind)
-            *rules_ = source->rulesOf(store_, identity_);
+            *rules_ = source->rulesOf(store(), identity_);
     }
     return *rules_;
 }
@@ -30,7 +31,7 @@ const std::vector<sdk::Id>& ApiContext::ownCollaborations() {
         auto membership =
             std::static_pointer_cast<sdk::Membership>(catalog_.service(sdk::kMembershipService));
         if (membership && identity_.kind)
-            *collaborations_ = membership->collaborationsOf(store_, identity_.organizationId);
+            *collaborations_ = membership->collaborationsOf(store(), identity_.organizationId);
     }
     return *collaborations_;
 }
@@ -56,7 +57,7 @@ sdk::Scope ApiContext::require(const std::string& resource, sdk::Operation op) {
 }
 
 Poco::JSON::Object::Ptr ApiContext::serialize(const std::string& model, const sdk::Record& record) {
-    return serializer_.toJson(store_, model, record, &prefetched_);
+    return serializer_.toJson(store(), model, record, &prefetched_);
 }
 
 sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const Render& render) {
@@ -66,7 +67,7 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
     auto page = readPage(request_);
     applyFilters(request_, *decl, catalog_.filtersOf(model), base);
     applySort(request_, *decl, base);
-    auto total = store_.count(model, base);
+    auto total = store().count(model, base);
     auto window = pageWindow(page, total);
     std::vector<sdk::Record> records;
     if (window && window->limit > 0) {
@@ -74,11 +75,11 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
             base.limit = window->limit;
             base.offset = window->offset;
         }
-        records = store_.select(model, base);
+        records = store().select(model, base);
     }
     // The page's relation ids in a few queries; valid only while the page is rendered, as a
     // handler may change relations afterwards.
-    prefetched_ = serializer_.prefetch(store_, model, records);
+    prefetched_ = serializer_.prefetch(store(), model, records);
     Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
     for (const auto& record : records)
         items->add(render ? render(record) : Poco::Dynamic::Var(serialize(model, record)));

@@ -6,19 +6,24 @@
 #include "kernel/http/serializer.h"
 
 #include <dq/sdk/context.h>
+#include <functional>
 #include <optional>
 
 namespace dq::kernel {
 
 class ApiContext : public sdk::RequestContext {
 public:
-    ApiContext(const sdk::Request& request, sdk::Identity identity, sdk::Store& store,
-               sdk::Services& services, const Catalog& catalog, const Serializer& serializer);
+    /// `store` opens the request's transaction on first use (and after `commit`), so that a handler
+    /// that hashes before it reads holds no database session meanwhile.
+    ApiContext(const sdk::Request& request, sdk::Identity identity, std::function<sdk::Store&()> store,
+               std::function<void()> commit, sdk::Services& services, const Catalog& catalog,
+               const Serializer& serializer);
 
     const sdk::Request& request() const override { return request_; }
     const sdk::Identity& identity() const override { return identity_; }
-    sdk::Store& store() override { return store_; }
+    sdk::Store& store() override { return store_(); }
     sdk::Services& services() override { return services_; }
+    void commit() override { commit_(); }
 
     std::optional<sdk::Scope> scope(const std::string& resource, sdk::Operation op) override;
     sdk::Scope require(const std::string& resource, sdk::Operation op) override;
@@ -33,7 +38,8 @@ public:
 private:
     const sdk::Request& request_;
     sdk::Identity identity_;
-    sdk::Store& store_;
+    std::function<sdk::Store&()> store_;
+    std::function<void()> commit_;
     sdk::Services& services_;
     const Catalog& catalog_;
     const Serializer& serializer_;

@@ -15,6 +15,8 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/Stopwatch.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Thread.h>
@@ -22,10 +24,15 @@
 #include <Poco/URI.h>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <limits>
+#include <malloc.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 namespace dq::kernel {
 
@@ -46,6 +53,8 @@ std::optional<sdk::Method> parseMethod(const std::string& m) {
     return std::nullopt;
 }
 
+thread_local bool inRequest = false;
+
 std::string joinMethods(const std::vector<std::string>& methods) {
     std::string out;
     for (const auto& m : methods)
@@ -65,15 +74,155 @@ sdk::Response errorResponse(int status, const std::string& message,
             e->set(field, reason);
         body->set("errors", e);
     }
-    return sdk::Response::json(body, status);
+    auto response = sdk::Response::json(body, status);
+    // Every 503 is temporary (busy database, full password queue, throttle): say when to retry.
+    if (status == 503)
+        response.headers["Retry-After"] = "2";
+    return response;
 }
 
 // ---- The Poco side ----
 
+/// `GET /health` and `GET /version` beside the worker pool. When every worker is busy, the acceptor
+/// peeks at each new connection's first bytes; one that asks for these two is handed to a thread
+/// of its own instead of queueing behind the others, so a load balancer's health check is answered
+/// at once however busy the server is.
+class ApiServer::FastLane : public Poco::Net::TCPServerConnectionFilter {
+public:
+    explicit FastLane(ApiServer& api) : api_(api), thread_([this] { serve(); }) {}
+    ~FastLane() override { stop(); }
+
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_)
+                return;
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable())
+            thread_.join();
+    }
+
+    bool accept(const Poco::Net::StreamSocket& socket) override {
+        if (!api_.workersBusy())
+            return true;
+        char head[64];
+        int n = 0;
+        try {
+            auto& s = const_cast<Poco::Net::StreamSocket&>(socket);
+            // Clients send the request right after connecting; wait a little for it (the acceptor
+            // waits only while every worker is busy anyway).
+            if (s.available() <= 0 && !s.poll(Poco::Timespan(0, 5000), Poco::Net::Socket::SELECT_READ))
+                return true;
+            n = s.receiveBytes(head, sizeof head, MSG_PEEK);
+        } catch (const Poco::Exception&) {
+            return true;
+        }
+        std::string start(head, static_cast<std::size_t>(std::max(n, 0)));
+        const auto& api = api_.env_.apiPath;
+        bool quick = false;
+        for (const char* path : {"/health", "/version"}) {
+            auto target = "GET " + api + path;
+            if (start.size() > target.size() && start.compare(0, target.size(), target) == 0 &&
+                (start[target.size()] == ' ' || start[target.size()] == '?'))
+                quick = true;
+        }
+        if (!quick)
+            return true;
+        std::lock_guard lock(mutex_);
+        if (waiting_.size() >= 64)
+            return true;
+        // A copy keeps the connection open after Poco drops its own.
+        waiting_.push_back(socket);
+        wake_.notify_one();
+        return false;
+    }
+
+private:
+    void serve() {
+        for (;;) {
+            Poco::Net::StreamSocket socket;
+            {
+                std::unique_lock lock(mutex_);
+                if (!wake_.wait_for(lock, std::chrono::seconds(10),
+                                    [&] { return stopping_ || !waiting_.empty(); })) {
+                    lock.unlock();
+                    api_.releaseMemoryWhenIdle();
+                    continue;
+                }
+                if (stopping_)
+                    return;
+                socket = waiting_.front();
+                waiting_.pop_front();
+            }
+            try {
+                answer(socket);
+            } catch (const std::exception& e) {
+                serverLog().debug("fast lane: %s", std::string(e.what()));
+            }
+            try {
+                socket.close();
+            } catch (...) {
+            }
+        }
+    }
+
+    void answer(Poco::Net::StreamSocket& socket) {
+        socket.setReceiveTimeout(Poco::Timespan(1, 0));
+        std::string head;
+        char buffer[1024];
+        while (head.find("\r\n\r\n") == std::string::npos && head.size() < 8192) {
+            int n = socket.receiveBytes(buffer, sizeof buffer);
+            if (n <= 0)
+                return;
+            head.append(buffer, static_cast<std::size_t>(n));
+        }
+        auto lineEnd = head.find("\r\n");
+        auto firstSpace = head.find(' ');
+        auto secondSpace = head.find(' ', firstSpace + 1);
+        if (lineEnd == std::string::npos || secondSpace == std::string::npos || secondSpace > lineEnd)
+            return;
+        Poco::Stopwatch watch;
+        watch.start();
+        sdk::Request request;
+        request.method = sdk::Method::Get;
+        Poco::URI uri(head.substr(firstSpace + 1, secondSpace - firstSpace - 1));
+        request.fullPath = uri.getPath();
+        request.clientAddress = socket.peerAddress().host().toString();
+        auto response = api_.handle(request);
+        std::ostringstream body;
+        Poco::JSON::Stringifier::condense(response.body, body);
+        std::ostringstream out;
+        out << "HTTP/1.1 " << response.status << " "
+            << Poco::Net::HTTPResponse::getReasonForStatus(
+                   static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status))
+            << "\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: "
+            << body.str().size() << "\r\nConnection: close\r\n";
+        for (const auto& [name, value] : response.headers)
+            out << name << ": " << value << "\r\n";
+        out << "\r\n" << body.str();
+        auto text = out.str();
+        socket.sendBytes(text.data(), static_cast<int>(text.size()));
+        accessLog().information("%s GET %s %d %z %Ldms (fast lane)", request.clientAddress, uri.toString(),
+                                response.status, body.str().size(),
+                                static_cast<Poco::Int64>(watch.elapsed() / 1000));
+    }
+
+    ApiServer& api_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Poco::Net::StreamSocket> waiting_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
 struct ApiServer::Running {
     std::unique_ptr<Poco::ThreadPool> pool; ///< outlives the server, which runs on it
     std::unique_ptr<Poco::Net::HTTPServer> server;
+    Poco::AutoPtr<FastLane> fastLane;
     int port = 0;
+    int threads = 0;
 };
 
 class ApiServer::Connection : public Poco::Net::HTTPRequestHandler {
@@ -245,6 +394,9 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::start(const ListenSettings& listen) {
+    // glibc gives threads arenas of their own (up to eight per core); with dozens of workers the
+    // memory freed after a burst stays scattered over them. A few shared arenas keep it reusable.
+    ::mallopt(M_ARENA_MAX, 2);
     auto params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(listen.threads);
     params->setMaxQueued(1024);
@@ -269,6 +421,10 @@ void ApiServer::start(const ListenSettings& listen) {
     running_->pool = std::make_unique<Poco::ThreadPool>("http", 2, listen.threads);
     running_->server = std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), *running_->pool,
                                                                socket, params);
+    running_->threads = listen.threads;
+    running_->fastLane = new FastLane(*this);
+    running_->server->setConnectionFilter(
+        Poco::Net::TCPServerConnectionFilter::Ptr(running_->fastLane, true));
     running_->server->start();
 }
 
@@ -279,6 +435,7 @@ void ApiServer::stop(int graceSeconds) {
     for (int waited = 0; waited < graceSeconds * 10 && running_->server->currentConnections() > 0; ++waited)
         Poco::Thread::sleep(100);
     running_->server->stopAll(true);
+    running_->fastLane->stop();
     running_.reset();
 }
 
@@ -290,7 +447,23 @@ bool ApiServer::connectionsWaiting() const {
     return running_ && running_->server->queuedConnections() > 0;
 }
 
+bool ApiServer::workersBusy() const {
+    return running_ && (running_->server->queuedConnections() > 0 ||
+                        running_->server->currentThreads() >= running_->threads);
+}
+
+void ApiServer::releaseMemoryWhenIdle() {
+    // After a burst, the allocator keeps what the threads freed; hand it back once all is quiet, so
+    // that the server's memory returns to its resting size.
+    auto served = requestsServed_.load();
+    if (served == requestsAtLastTrim_ || (running_ && running_->server->currentConnections() > 0))
+        return;
+    requestsAtLastTrim_ = served;
+    ::malloc_trim(0);
+}
+
 sdk::Response ApiServer::handle(sdk::Request& request) {
+    ++requestsServed_;
     const auto& api = env_.apiPath;
     const std::string& full = request.fullPath;
     bool underApi = full == api || (full.size() > api.size() && full.compare(0, api.size(), api) == 0 &&
@@ -314,6 +487,9 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
         return dispatch(request, *match->route);
     } catch (const sdk::HttpError& e) {
         return errorResponse(e.status(), e.what(), e.errors());
+    } catch (const DatabaseBusy& e) {
+        serverLog().warning("%s %s: %s", sdk::toString(request.method), full, std::string(e.what()));
+        return errorResponse(503, "The database is busy at the moment; please try again in a few seconds.");
     } catch (const DatabaseUnavailable& e) {
         serverLog().error("%s %s: %s", sdk::toString(request.method), full, std::string(e.what()));
         auto response =
@@ -373,6 +549,12 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
         identity.image = text("image");
         identity.database = text("database");
         identity.name = "container of task " + std::to_string(*identity.taskId);
+        // A container works for one task: once that is deleted or finished, its token is void.
+        if (auto tasks = std::static_pointer_cast<sdk::IdentityProvider>(
+                env_.catalog->service(sdk::kContainerIdentityService));
+            tasks && !tasks->resolve(store, *identity.taskId))
+            throw sdk::Unauthorized("Container-token is not valid: its task (id=" +
+                                    std::to_string(*identity.taskId) + ") was deleted or has finished");
     } else {
         sdk::ClientKind kind;
         const char* serviceName;
@@ -393,6 +575,10 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
         auto resolved = provider ? provider->resolve(store, id) : std::nullopt;
         if (!resolved)
             throw sdk::Unauthorized("Error loading the " + token.clientType + " " + std::to_string(id));
+        // Issued before the password or api key changed, the account locked ...: log in again.
+        if (resolved->credentialVersion != token.credentialVersion)
+            throw sdk::Unauthorized("Token has been revoked: the credentials of this " + token.clientType +
+                                    " changed since it was issued; log in again");
         identity = *resolved;
         identity.kind = kind;
     }
@@ -408,34 +594,67 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
     return identity;
 }
 
+bool ApiServer::servingRequest() {
+    return inRequest;
+}
+
 sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
+    struct Serving {
+        Serving() { inRequest = true; }
+        ~Serving() { inRequest = false; }
+    } serving;
+    // What a request may spend waiting (for sessions, locks, a password hash), all waits together,
+    // so that it is answered within about five seconds however busy the server is.
+    Database::Deadline deadline(std::chrono::steady_clock::now() + std::chrono::seconds(4));
     auto access = request.method == sdk::Method::Get || route.decl.readOnly ? Database::Access::Read
                                                                             : Database::Access::Write;
     sdk::Identity identity;
     if (!route.decl.allowed.empty() || route.decl.refreshToken)
         env_.database->transaction([&](sdk::Store& store) { identity = authenticate(request, route, store); },
-                                   Database::Access::Read);
+                                   Database::Access::Read, Database::Wait::Bounded);
     if ((identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) &&
         touches_.due(*identity.kind, identity.id)) {
         auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
             identity.is(sdk::ClientKind::User) ? sdk::kUserIdentityService : sdk::kNodeIdentityService));
-        env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); });
+        try {
+            env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); },
+                                       Database::Access::Write, Database::Wait::Bounded);
+        } catch (const DatabaseBusy&) {
+            // `last_seen` can wait for the next request; the request itself need not.
+        }
     }
-    sdk::Response response;
     if (!route.usesDatabase) {
         NoDatabase store;
-        ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog,
-                           serializer_);
+        ApiContext context(
+            request, identity, [&]() -> sdk::Store& { return store; }, [] {}, env_.servicesOf(route.plugin),
+            *env_.catalog, serializer_);
         return route.decl.handler(context);
     }
     // Events the handler emits are written with its transaction (the outbox): none when it fails.
-    env_.database->transaction(
-        [&](sdk::Store& store) {
-            ApiContext context(request, identity, store, env_.servicesOf(route.plugin), *env_.catalog,
-                               serializer_);
-            response = route.decl.handler(context);
-        },
-        access);
+    // Opened on the handler's first use of the store, and again after each RequestContext::commit().
+    std::optional<Database::Transaction> transaction;
+    auto store = [&]() -> sdk::Store& {
+        if (!transaction)
+            transaction.emplace(*env_.database, access, Database::Wait::Bounded);
+        return transaction->store();
+    };
+    auto commit = [&] {
+        if (transaction) {
+            transaction->commit();
+            transaction.reset();
+        }
+    };
+    sdk::Response response;
+    try {
+        ApiContext context(request, identity, store, commit, env_.servicesOf(route.plugin), *env_.catalog,
+                           serializer_);
+        response = route.decl.handler(context);
+        commit();
+    } catch (...) {
+        if (transaction)
+            transaction->fail();
+        throw;
+    }
     return response;
 }
 

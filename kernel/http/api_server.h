@@ -9,6 +9,8 @@
 #include "kernel/http/serializer.h"
 #include "kernel/http/touch_throttle.h"
 
+#include <atomic>
+#include <cstdint>
 #include <dq/sdk/services.h>
 #include <functional>
 #include <memory>
@@ -37,7 +39,7 @@ struct ApiEnvironment {
 struct ListenSettings {
     std::string ip = "127.0.0.1";
     int port = 5000; ///< 0: the OS picks one (tests)
-    int threads = 16;
+    int threads = 64;
 };
 
 class ApiServer {
@@ -52,16 +54,26 @@ public:
     int port() const;
     /// Whether accepted connections wait for a worker thread (all workers hold a connection).
     bool connectionsWaiting() const;
+    /// Whether every worker thread is busy (or connections already wait): then /health and /version
+    /// take the fast lane.
+    bool workersBusy() const;
 
     const Router& router() const { return router_; }
     const Serializer& serializer() const { return serializer_; }
 
     /// The whole request path without the network (the HTTP handler calls this too).
     sdk::Response handle(sdk::Request& request);
+    /// Gives memory freed after a burst back to the system when no request came in since the last
+    /// time and no connection is open (called every few seconds).
+    void releaseMemoryWhenIdle();
+    /// Whether the calling thread is running a request's handler (the password hasher treats such
+    /// callers as impatient).
+    static bool servingRequest();
 
 private:
     class Connection;
     class ConnectionFactory;
+    class FastLane;
     sdk::Response dispatch(sdk::Request& request, const Route& route);
     sdk::Identity authenticate(const sdk::Request& request, const Route& route, sdk::Store& store);
 
@@ -69,6 +81,8 @@ private:
     Router router_;
     Serializer serializer_;
     TouchThrottle touches_;
+    std::atomic<std::uint64_t> requestsServed_{0};
+    std::uint64_t requestsAtLastTrim_ = 0;
     struct Running;
     std::unique_ptr<Running> running_;
 };

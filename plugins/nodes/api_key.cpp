@@ -38,19 +38,33 @@ Record apiKeyColumns(Passwords& passwords, const std::string& pepper, const std:
     return columns;
 }
 
-std::optional<Record> nodeByApiKey(Store& store, Passwords& passwords, const std::string& pepper,
+void replaceApiKey(Store& store, Id node, const Record& columns) {
+    store.update("node", node, columns);
+    store.execute("UPDATE node SET credential_version = COALESCE(credential_version, 0) + 1 WHERE id = ?",
+                  {node});
+}
+
+std::optional<Record> nodeByApiKey(RequestContext& ctx, const std::string& pepper,
                                    const std::string& apiKey) {
     const std::string index = apiKeyIndex(pepper, apiKey);
-    for (const auto& node : store.select("node", Query().add(Condition::equal("api_key_index", index))))
-        if (passwords.verify(apiKey, node.text("api_key")))
-            return node;
-    // Nodes whose key was set without an index (the admin shell, an older import) are checked one by
-    // one and get their index on the first successful login.
-    for (const auto& node : store.select("node", Query().add(Condition::isNull("api_key_index")))) {
-        if (!node.isNull("api_key") && passwords.verify(apiKey, node.text("api_key"))) {
-            store.update("node", node.id, Record().set("api_key_index", index));
-            return node;
-        }
+    auto candidates = ctx.store().select("node", Query().add(Condition::equal("api_key_index", index)));
+    // Nodes whose key was set without an index (an older import) are checked one by one and get
+    // their index on the first successful login.
+    for (auto& node : ctx.store().select("node", Query().add(Condition::isNull("api_key_index"))))
+        if (!node.isNull("api_key"))
+            candidates.push_back(std::move(node));
+    // bcrypt runs without a database session.
+    ctx.commit();
+    for (const auto& node : candidates) {
+        if (!ctx.services().passwords().verify(apiKey, node.text("api_key")))
+            continue;
+        if (node.isNull("api_key_index"))
+            ctx.store().update("node", node.id, Record().set("api_key_index", index));
+        // Read again: the key may have been replaced while bcrypt ran.
+        auto current = ctx.store().find("node", node.id);
+        if (current && current->text("api_key") == node.text("api_key"))
+            return current;
+        return std::nullopt;
     }
     return std::nullopt;
 }

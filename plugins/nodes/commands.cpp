@@ -99,8 +99,8 @@ int resetKeyCommand(CommandContext& ctx) {
         throw std::invalid_argument("node reset-key: no node with id " + std::to_string(id) +
                                     " (see `vserver node list`)");
     const std::string apiKey = newApiKey();
-    ctx.store().update("node", id,
-                       apiKeyColumns(ctx.services().passwords(), pepperFrom(ctx.services()), apiKey));
+    replaceApiKey(ctx.store(), id,
+                  apiKeyColumns(ctx.services().passwords(), pepperFrom(ctx.services()), apiKey));
     ctx.out() << "Node " << id << " has a new API key; the old one no longer works.\n";
     printKey(ctx, apiKey);
     return 0;

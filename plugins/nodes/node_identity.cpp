@@ -15,6 +15,7 @@ std::optional<Identity> NodeIdentity::resolve(Store& store, Id id) {
     who.organizationId = node->integer("organization_id").value_or(0);
     who.collaborationId = node->integer("collaboration_id");
     who.name = node->text("name");
+    who.credentialVersion = node->integer("credential_version").value_or(0);
     return who;
 }
 

@@ -26,9 +26,12 @@ std::string newApiKey();
 std::string apiKeyIndex(const std::string& pepper, const std::string& apiKey);
 /// The columns that store a key: bcrypt hash and lookup index.
 sdk::Record apiKeyColumns(sdk::Passwords& passwords, const std::string& pepper, const std::string& apiKey);
-/// The node holding `apiKey`, or nullopt. Only nodes with the key's index (or none) are bcrypt-checked.
-std::optional<sdk::Record> nodeByApiKey(sdk::Store& store, sdk::Passwords& passwords,
-                                        const std::string& pepper, const std::string& apiKey);
+/// Stores new key columns and raises the node's credential version: tokens of the old key end.
+void replaceApiKey(sdk::Store& store, sdk::Id node, const sdk::Record& columns);
+/// The node holding `apiKey`, or nullopt. Only nodes with the key's index (or none) are bcrypt-checked,
+/// after the request's transaction is committed (no session is held while bcrypt runs).
+std::optional<sdk::Record> nodeByApiKey(sdk::RequestContext& ctx, const std::string& pepper,
+                                        const std::string& apiKey);
 /// The pepper from the plugin's settings, or the default.
 std::string pepperFrom(sdk::Services& services);
 

@@ -61,6 +61,8 @@ public:
                 .field(field("ip", "the node's VPN address", FieldType::Text, 64))
                 .field(
                     {"last_seen", FieldType::DateTime, true, false, false, {}, "last authenticated request"})
+                .field({"credential_version", FieldType::Integer, true, false, true, Poco::Int64(0),
+                        "raised when the api key is replaced: tokens of the old key are refused"})
                 .reference({.name = "organization", .target = "organization", .backref = "nodes"})
                 .reference({.name = "collaboration", .target = "collaboration", .backref = "nodes"})
                 .uniqueTogether({"organization_id", "collaboration_id"}));

@@ -31,6 +31,27 @@ void requireNodeAccess(RequestContext& ctx, Operation op, const Record& node) {
         throw Forbidden(kNoPermission);
 }
 
+/// A new api key makes its holder the node: for a node of another organization, that needs every
+/// rule the node holds (nobody gains, through a node, what they could not do themselves).
+void requireAtLeastAsStrong(RequestContext& ctx, const Record& node) {
+    if (node.integer("organization_id") == ctx.identity().organizationId)
+        return;
+    auto source = ctx.services().find<RuleSource>(kRuleSourceService);
+    if (!source)
+        return;
+    Identity asNode;
+    asNode.kind = ClientKind::Node;
+    asNode.id = node.id;
+    asNode.organizationId = node.integer("organization_id").value_or(0);
+    asNode.collaborationId = node.integer("collaboration_id");
+    for (const auto& rule : source->rulesOf(ctx.store(), asNode))
+        if (!ctx.holds(rule))
+            throw Forbidden("You don't have the rule (" + rule.resource + ", Scope." + toString(rule.scope) +
+                            ", Operation." + toString(rule.operation) + ") that node '" + node.text("name") +
+                            "' of another organization holds; you cannot take over a node with permissions "
+                            "you lack");
+}
+
 bool isMember(RequestContext& ctx, Id organizationId, Id collaborationId) {
     auto members = ctx.store().associated("collaboration", collaborationId, "organizations");
     return std::find(members.begin(), members.end(), organizationId) != members.end();
@@ -97,6 +118,9 @@ Response createNode(RequestContext& ctx, NodesState& state) {
     requireNoOtherNode(ctx, organization.id, collaboration.id, 0);
 
     const std::string apiKey = newApiKey();
+    // Checked; no session is held while bcrypt runs (a node created meanwhile is still refused by
+    // the unique organization and collaboration pair).
+    ctx.commit();
     Record record = apiKeyColumns(ctx.services().passwords(), state.pepper, apiKey);
     record
         .set("name", name.value_or(organization.text("name") + " - " + collaboration.text("name") + " Node"))
@@ -175,10 +199,11 @@ Response nodeLogin(RequestContext& ctx, NodesState& state) {
     auto apiKey = body.text("api_key", JsonBody::Need::Required);
     body.done();
 
-    auto node = nodeByApiKey(ctx.store(), ctx.services().passwords(), state.pepper, *apiKey);
+    auto node = nodeByApiKey(ctx, state.pepper, *apiKey);
     if (!node)
         throw Unauthorized("Api key is not recognized!");
-    auto tokens = ctx.services().tokens().issue(ClientKind::Node, node->id, {});
+    auto tokens = ctx.services().tokens().issue(ClientKind::Node, node->id, {},
+                                                node->integer("credential_version").value_or(0));
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("access_token", tokens.accessToken);
     out->set("refresh_token", tokens.refreshToken);
@@ -196,8 +221,13 @@ Response resetApiKey(RequestContext& ctx, NodesState& state) {
 
     auto node = requireNode(ctx, *id);
     requireNodeAccess(ctx, Operation::Edit, node);
+    requireAtLeastAsStrong(ctx, node);
     const std::string apiKey = newApiKey();
-    ctx.store().update("node", node.id, apiKeyColumns(ctx.services().passwords(), state.pepper, apiKey));
+    ctx.commit();
+    auto columns = apiKeyColumns(ctx.services().passwords(), state.pepper, apiKey);
+    if (!ctx.store().find("node", node.id))
+        throw NotFound("Node id=" + std::to_string(node.id) + " is not found!");
+    replaceApiKey(ctx.store(), node.id, columns);
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("api_key", apiKey);
     return Response::json(out);

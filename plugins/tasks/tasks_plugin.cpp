@@ -9,6 +9,19 @@ using sdk::Method;
 using sdk::Operation;
 using sdk::Scope;
 
+/// "identity.container": a container token holds while its task exists and has not finished.
+class ContainerIdentity : public sdk::IdentityProvider {
+public:
+    std::optional<sdk::Identity> resolve(sdk::Store& store, sdk::Id taskId) override {
+        if (!store.find("task", taskId) || deriveState(resultsOf(store, taskId)).complete)
+            return std::nullopt;
+        sdk::Identity container;
+        container.kind = ClientKind::Container;
+        container.taskId = taskId;
+        return container;
+    }
+};
+
 class TasksPlugin : public sdk::Plugin {
 public:
     sdk::PluginInfo info() const override {
@@ -28,6 +41,7 @@ public:
         declareFilters(registry);
         declareRules(registry);
         declareRoutes(registry);
+        registry.provide(sdk::kContainerIdentityService, std::make_shared<ContainerIdentity>());
     }
 
 private:

@@ -25,6 +25,17 @@ std::optional<Record> findByUsername(sdk::Store& store, const std::string& usern
     return rows.front();
 }
 
+void endSessions(sdk::Store& store, Id user, const std::optional<std::string>& newPasswordHash) {
+    if (newPasswordHash)
+        store.execute("UPDATE \"user\" SET password = ?, failed_login_attempts = 0, "
+                      "credential_version = COALESCE(credential_version, 0) + 1 WHERE id = ?",
+                      {*newPasswordHash, user});
+    else
+        store.execute(
+            "UPDATE \"user\" SET credential_version = COALESCE(credential_version, 0) + 1 WHERE id = ?",
+            {user});
+}
+
 std::vector<std::string> roleNamesOf(sdk::Store& store, Id user) {
     auto ids = store.associated("user", user, "roles");
     if (ids.empty())
@@ -120,6 +131,7 @@ public:
         who.organizationId = user->integer("organization_id").value_or(0);
         who.name = user->text("username");
         who.roleNames = roleNamesOf(store, id);
+        who.credentialVersion = user->integer("credential_version").value_or(0);
         return who;
     }
 

@@ -2,6 +2,10 @@
 // and nodes) and PATCH /password/change (vantage6 §1.1, §1.2, §4).
 #include "users.h"
 
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timespan.h>
+#include <Poco/Timestamp.h>
+
 namespace dq::plugins::users {
 
 using sdk::BadRequest;
@@ -14,11 +18,11 @@ using sdk::Response;
 
 namespace {
 
-Response tokenResponse(RequestContext& ctx, ClientKind kind, Id id) {
+Response tokenResponse(RequestContext& ctx, ClientKind kind, Id id, std::int64_t credentialVersion) {
     std::vector<std::string> roles;
     if (kind == ClientKind::User)
         roles = roleNamesOf(ctx.store(), id);
-    auto pair = ctx.services().tokens().issue(kind, id, roles);
+    auto pair = ctx.services().tokens().issue(kind, id, roles, credentialVersion);
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     body->set("access_token", pair.accessToken);
     body->set("refresh_token", pair.refreshToken);
@@ -54,43 +58,73 @@ void tellBlocked(sdk::Services& services, const Record& user, std::int64_t minut
     }
 }
 
+/// A time in the storage form of date-times (as sdk::nowUtc() writes them).
+std::string storedTime(const Poco::Timestamp& time) {
+    return Poco::DateTimeFormatter::format(time, "%Y-%m-%dT%H:%M:%S.%F");
+}
+
+/// Counts one password check of `user` before bcrypt runs, in one statement, so that concurrent
+/// guesses cannot overtake each other: nullopt when the account is locked (at the limit and within
+/// the lock time), else the count including this attempt. A lock that has run out starts over at 1.
+std::optional<std::int64_t> reserveAttempt(sdk::Store& store, Id user, std::int64_t maxAttempts,
+                                           std::int64_t lockMinutes) {
+    auto now = Poco::Timestamp();
+    auto lockStart = now - Poco::Timespan(lockMinutes * 60, 0);
+    auto rows = store.query(
+        "UPDATE \"user\" SET failed_login_attempts = CASE WHEN COALESCE(failed_login_attempts, 0) >= ? "
+        "THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END, last_login_attempt = ? "
+        "WHERE id = ? AND (COALESCE(failed_login_attempts, 0) < ? OR last_login_attempt IS NULL "
+        "OR last_login_attempt < ?) RETURNING failed_login_attempts",
+        {maxAttempts, storedTime(now), user, maxAttempts, storedTime(lockStart)});
+    if (rows.rows.empty())
+        return std::nullopt;
+    return rows.rows.front().front().convert<std::int64_t>();
+}
+
 } // namespace
 
-std::optional<Response> checkPassword(sdk::Services& services, const Record& user,
-                                      const std::string& password) {
+std::optional<Response> checkPassword(RequestContext& ctx, const Record& user, const std::string& password) {
+    auto& services = ctx.services();
     const auto& settings = services.settings();
     std::int64_t maxAttempts = settings.integer(kMaxFailedAttempts);
     std::int64_t lockMinutes = settings.integer(kInactivationMinutes);
-    std::int64_t attempts = user.integer("failed_login_attempts").value_or(0);
     const auto& username = user.text("username");
-    auto since = minutesSince(user.text("last_login_attempt"));
-    if (attempts >= maxAttempts && since && *since < static_cast<double>(lockMinutes)) {
+    auto attempt = reserveAttempt(ctx.store(), user.id, maxAttempts, lockMinutes);
+    // The attempt is counted before the (slow) check, and the session given back meanwhile.
+    ctx.commit();
+    if (!attempt) {
         services.log().warning("users: login refused: user '%s' is locked after %Ld failed attempts",
-                               username, attempts);
+                               username, maxAttempts);
         return failedLogin();
     }
-    if (!services.passwords().verify(password, user.text("password"))) {
-        attempts = (attempts == 0 || attempts >= maxAttempts) ? 1 : attempts + 1;
-        Record changes;
-        changes.set("failed_login_attempts", attempts).set("last_login_attempt", sdk::nowUtc());
-        services.transaction([&](sdk::Store& store) { store.update("user", user.id, changes); });
+    bool right = false;
+    try {
+        right = services.passwords().verify(password, user.text("password"));
+    } catch (const sdk::ServiceUnavailable&) {
+        // Not checked, so not counted: a busy server must not lock anybody out.
+        ctx.store().execute("UPDATE \"user\" SET failed_login_attempts = failed_login_attempts - 1 "
+                            "WHERE id = ? AND failed_login_attempts > 0",
+                            {user.id});
+        ctx.commit();
+        throw;
+    }
+    if (!right) {
         services.log().information("users: failed login for user '%s' (%Ld of %Ld attempts)", username,
-                                   attempts, maxAttempts);
-        if (attempts >= maxAttempts)
+                                   *attempt, maxAttempts);
+        if (*attempt >= maxAttempts) {
+            // Locked: whoever holds the account's tokens (maybe the guesser) is logged out too.
+            endSessions(ctx.store(), user.id);
             tellBlocked(services, user, lockMinutes);
+        }
         return failedLogin();
     }
-    if (attempts != 0) {
-        Record changes;
-        changes.set("failed_login_attempts", std::int64_t(0));
-        services.transaction([&](sdk::Store& store) { store.update("user", user.id, changes); });
-    }
+    ctx.store().execute("UPDATE \"user\" SET failed_login_attempts = 0 WHERE id = ?", {user.id});
     return std::nullopt;
 }
 
 namespace {
 
-Response login(RequestContext& ctx) {
+Response login(RequestContext& ctx, const std::string& dummyHash) {
     JsonBody body(ctx.request());
     auto username = body.text("username");
     auto password = body.text("password");
@@ -101,20 +135,27 @@ Response login(RequestContext& ctx) {
 
     auto user = findByUsername(ctx.store(), *username);
     if (!user) {
+        ctx.commit();
+        // As slow as a wrong password of a real user, so the time does not tell who exists.
+        ctx.services().passwords().verify(*password, dummyHash);
         ctx.services().log().information("users: failed login: no user '%s'", *username);
         return failedLogin();
     }
-    if (auto refused = checkPassword(ctx.services(), *user, *password))
+    if (auto refused = checkPassword(ctx, *user, *password))
         return *refused;
+    // Read again: the check gave the session back, and the account may have changed meanwhile.
+    user = ctx.store().find("user", user->id);
+    if (!user)
+        return failedLogin();
     if (auto answer = secondFactor(ctx, *user, otpCode))
         return *answer;
-    return tokenResponse(ctx, ClientKind::User, user->id);
+    return tokenResponse(ctx, ClientKind::User, user->id, user->integer("credential_version").value_or(0));
 }
 
 Response refresh(RequestContext& ctx) {
     const auto& who = ctx.identity();
     if (who.is(ClientKind::User) || who.is(ClientKind::Node))
-        return tokenResponse(ctx, *who.kind, who.id);
+        return tokenResponse(ctx, *who.kind, who.id, who.credentialVersion);
     throw BadRequest(
         "Only users and nodes can refresh their tokens; containers get a new token from their node");
 }
@@ -131,27 +172,30 @@ Response changePassword(RequestContext& ctx) {
     auto user = ctx.store().find("user", ctx.identity().id);
     if (!user)
         throw sdk::Unauthorized("Error loading the user " + std::to_string(ctx.identity().id));
-    if (!ctx.services().passwords().verify(*current, user->text("password")))
-        throw sdk::Unauthorized("Your current password is not correct");
+    // A wrong current password counts as a failed login: a stolen token is no way around the lockout.
+    if (checkPassword(ctx, *user, *current))
+        return Response::message("Your current password is not correct", 401);
     if (*current == *wanted)
         throw BadRequest("New password is the same as current password");
     if (auto problem = passwordProblem(*wanted); !problem.empty())
         throw BadRequest(problem);
-    Record changes;
-    changes.set("password", ctx.services().passwords().hash(*wanted));
-    ctx.store().update("user", user->id, changes);
+    ctx.commit();
+    auto hash = ctx.services().passwords().hash(*wanted);
+    // Every session of the account ends with the old password, this one included.
+    endSessions(ctx.store(), user->id, hash);
     ctx.services().log().information("users: user '%s' changed their password", user->text("username"));
     return Response::message("The password has been changed successfully!");
 }
 
 } // namespace
 
-void declareAuthRoutes(sdk::Registry& registry) {
+void declareAuthRoutes(sdk::Registry& registry, const std::shared_ptr<const std::string>& dummyHash) {
     using sdk::Method;
-    registry.route(
-        // Read-only: bcrypt takes a quarter second, which must not hold the write lock.
-        sdk::RouteDecl{
-            Method::Post, "/token/user", {}, login, "Log in with username and password", false, true});
+    registry.route(sdk::RouteDecl{Method::Post,
+                                  "/token/user",
+                                  {},
+                                  [dummyHash](RequestContext& ctx) { return login(ctx, *dummyHash); },
+                                  "Log in with username and password"});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/token/refresh",
                                   {ClientKind::User, ClientKind::Node},
@@ -162,7 +206,7 @@ void declareAuthRoutes(sdk::Registry& registry) {
                                   "/password/change",
                                   {ClientKind::User},
                                   changePassword,
-                                  "Change your own password",
+                                  "Change your own password (ends every session of the account)",
                                   false});
 }
 

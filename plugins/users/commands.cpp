@@ -150,11 +150,8 @@ int setPassword(CommandContext& ctx) {
     auto user = userByName(ctx, ctx.arguments()[0]);
     auto password = *ctx.option("password");
     requirePolicy(password);
-    Record changes;
-    // A new password also lifts a lockout.
-    changes.set("password", ctx.services().passwords().hash(password))
-        .set("failed_login_attempts", std::int64_t(0));
-    ctx.store().update("user", user.id, changes);
+    // A new password also lifts a lockout and ends the account's sessions.
+    endSessions(ctx.store(), user.id, ctx.services().passwords().hash(password));
     ctx.out() << "Password of user '" << user.text("username") << "' changed\n";
     return 0;
 }

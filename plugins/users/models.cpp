@@ -38,6 +38,8 @@ void declareModels(sdk::Registry& registry, const std::shared_ptr<sdk::Passwords
                 Field{"failed_login_attempts", FieldType::Integer, true, false, true, Poco::Int64(0),
                       "wrong passwords in a row; the account locks at password_policy.max_failed_attempts"})
             .field(Field{"last_login_attempt", FieldType::DateTime, true, false, true, {}, ""})
+            .field(Field{"credential_version", FieldType::Integer, true, false, true, Poco::Int64(0),
+                         "raised when the password changes or the account locks: older tokens are refused"})
             .field(Field{"last_seen", FieldType::DateTime, true, false, false, {}, ""})
             .field(text("ip", 64))
             .field(text("status", 32))

@@ -1,12 +1,17 @@
 // Recovery by e-mail (vantage6 §1.1 /recover/lost, /recover/reset, /recover/2fa/lost,
 // /recover/2fa/reset): a signed, short-lived, single-use reset token for a password or a two-factor
 // secret is mailed through the smtp plugin's "mailer" service. Without that service
-// both routes answer 501, so a server without mail says so instead of pretending to send.
+// both routes answer 501, so a server without mail says so instead of pretending to send. Every
+// route is throttled per client address, and the mails per account.
 #include "users.h"
 
 #include <Poco/DigestEngine.h>
 #include <Poco/NumberParser.h>
 #include <Poco/SHA2Engine.h>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
 
 namespace dq::plugins::users {
 
@@ -42,6 +47,68 @@ int tokenValidityMinutes(const sdk::Settings& settings) {
     return 60;
 }
 
+/// At most `limit` events per key within `window`: a sliding window in this process's memory. With
+/// several server processes each counts its own, so the bound multiplies by their number, which
+/// is harmless; nothing is ever refused for longer than the window.
+class Throttle {
+public:
+    Throttle(std::size_t limit, std::chrono::seconds window) : limit_(limit), window_(window) {}
+
+    /// Counts an event for `key`; nullopt when allowed, else the seconds until it would be.
+    std::optional<std::int64_t> take(const std::string& key) {
+        auto now = Clock::now();
+        std::lock_guard lock(mutex_);
+        if (seen_.size() > kMaxKeys)
+            prune(now);
+        auto& times = seen_[key];
+        while (!times.empty() && now - times.front() >= window_)
+            times.pop_front();
+        if (times.size() >= limit_)
+            return std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now).count() +
+                   1;
+        times.push_back(now);
+        return std::nullopt;
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr std::size_t kMaxKeys = 100000;
+
+    void prune(Clock::time_point now) {
+        for (auto it = seen_.begin(); it != seen_.end();)
+            it = it->second.empty() || now - it->second.back() >= window_ ? seen_.erase(it) : std::next(it);
+        // Still too many (a flood of distinct keys): forget them all rather than grow without bound.
+        if (seen_.size() > kMaxKeys)
+            seen_.clear();
+    }
+
+    std::size_t limit_;
+    std::chrono::seconds window_;
+    std::mutex mutex_;
+    std::map<std::string, std::deque<Clock::time_point>> seen_;
+};
+
+/// The throttles of one running plugin. Per client address, on every /recover route: 10 requests in
+/// 15 minutes. Per account that recovery mail goes to: 3 mails an hour, so that nobody can
+/// mail-bomb an address.
+struct Throttles {
+    Throttle clients{10, std::chrono::minutes(15)};
+    Throttle mails{3, std::chrono::hours(1)};
+};
+
+/// 429 with Retry-After when this client asked too often, else nullopt.
+std::optional<Response> throttled(RequestContext& ctx, Throttles& throttles) {
+    auto wait = throttles.clients.take(ctx.request().clientAddress);
+    if (!wait)
+        return std::nullopt;
+    ctx.services().log().warning("users: recovery requests from %s throttled", ctx.request().clientAddress);
+    auto response = Response::message("Too many recovery requests from your address; try again in " +
+                                          std::to_string(*wait) + " seconds.",
+                                      429);
+    response.headers["Retry-After"] = std::to_string(*wait);
+    return response;
+}
+
 std::shared_ptr<sdk::Mailer> mailerOf(RequestContext& ctx) {
     return ctx.services().find<sdk::Mailer>(sdk::kMailerService);
 }
@@ -56,9 +123,15 @@ std::optional<Record> findByEmail(sdk::Store& store, const std::string& email) {
 /// Mails `user` a token for `purpose` that can replace the secret in `field` once, valid for
 /// smtp's `email_token_validity_minutes`. An account without an address or a mail that cannot be
 /// queued is logged, not reported: the answer must not tell whether the user exists.
-void mailToken(RequestContext& ctx, sdk::Mailer& mailer, const Record& user, const std::string& purpose,
-               const std::string& field, const std::string& subject, const std::string& what,
-               const std::string& ifNotYou) {
+void mailToken(RequestContext& ctx, Throttles& throttles, sdk::Mailer& mailer, const Record& user,
+               const std::string& purpose, const std::string& field, const std::string& subject,
+               const std::string& what, const std::string& ifNotYou) {
+    // Same answer either way: the caller learns nothing about the account from the throttle.
+    if (throttles.mails.take(user.text("email"))) {
+        ctx.services().log().warning("users: '%s' mail to user '%s' not sent: too many recently", subject,
+                                     user.text("username"));
+        return;
+    }
     if (user.text("email").empty()) {
         ctx.services().log().warning(
             "users: cannot mail '%s' to user '%s': the account has no e-mail address", subject,
@@ -116,7 +189,9 @@ std::optional<Record> namedAccount(RequestContext& ctx, const std::optional<std:
     return user;
 }
 
-Response lostPassword(RequestContext& ctx) {
+Response lostPassword(RequestContext& ctx, Throttles& throttles) {
+    if (auto refused = throttled(ctx, throttles))
+        return *refused;
     auto mailer = mailerOf(ctx);
     if (!mailer)
         return Response::message(kNoMailer, 501);
@@ -133,14 +208,16 @@ Response lostPassword(RequestContext& ctx) {
     auto user = namedAccount(ctx, username, email, "password recovery");
     if (!user)
         return answer;
-    mailToken(ctx, *mailer, *user, kPurpose, "password", "Password reset vantage6",
+    mailToken(ctx, throttles, *mailer, *user, kPurpose, "password", "Password reset vantage6",
               "A new password was requested for your account '" + user->text("username") +
                   "'. To choose it, send this reset token to /recover/reset (or paste it in the UI)",
               "your password stays the same");
     return answer;
 }
 
-Response resetPassword(RequestContext& ctx) {
+Response resetPassword(RequestContext& ctx, Throttles& throttles) {
+    if (auto refused = throttled(ctx, throttles))
+        return *refused;
     if (!mailerOf(ctx))
         return Response::message(kNoMailer, 501);
     JsonBody body(ctx.request());
@@ -153,17 +230,25 @@ Response resetPassword(RequestContext& ctx) {
     auto user = userOfToken(ctx, kPurpose, *token, "password");
     if (auto problem = passwordProblem(*password); !problem.empty())
         throw BadRequest(problem);
-
-    Record changes;
-    changes.set("password", ctx.services().passwords().hash(*password));
-    changes.set("failed_login_attempts", std::int64_t(0));
-    ctx.store().update("user", user.id, changes);
+    ctx.commit();
+    auto hash = ctx.services().passwords().hash(*password);
+    // The token is single-use: it names the hash it may replace, and only that one.
+    if (!ctx.store()
+             .select("user", sdk::Query()
+                                 .add(sdk::Condition::equal("id", user.id))
+                                 .add(sdk::Condition::equal("password", user.text("password"))))
+             .empty())
+        endSessions(ctx.store(), user.id, hash);
+    else
+        throw BadRequest("Invalid recovery token!");
     ctx.services().log().information("users: user '%s' reset their password with a mailed token",
                                      user.text("username"));
     return Response::message("The password has successfully been reset!");
 }
 
-Response lostTwoFactor(RequestContext& ctx) {
+Response lostTwoFactor(RequestContext& ctx, Throttles& throttles) {
+    if (auto refused = throttled(ctx, throttles))
+        return *refused;
     auto mailer = mailerOf(ctx);
     if (!mailer)
         return Response::message(kNoMailer, 501);
@@ -184,17 +269,23 @@ Response lostTwoFactor(RequestContext& ctx) {
         return answer;
     // Knowing the password is what entitles one to a new second factor; a wrong one counts as a
     // failed login, so this route cannot be used to guess passwords past the lockout.
-    if (auto refused = checkPassword(ctx.services(), *user, *password))
+    if (auto refused = checkPassword(ctx, *user, *password))
         return *refused;
-    mailToken(
-        ctx, *mailer, *user, kTwoFactorPurpose, "otp_secret", "Two-factor authentication reset vantage6",
-        "A new two-factor authentication secret was requested for your account '" + user->text("username") +
-            "'. To get it, send this reset token to /recover/2fa/reset (or paste it in the UI)",
-        "your current authenticator keeps working");
+    user = ctx.store().find("user", user->id);
+    if (!user)
+        return answer;
+    mailToken(ctx, throttles, *mailer, *user, kTwoFactorPurpose, "otp_secret",
+              "Two-factor authentication reset vantage6",
+              "A new two-factor authentication secret was requested for your account '" +
+                  user->text("username") +
+                  "'. To get it, send this reset token to /recover/2fa/reset (or paste it in the UI)",
+              "your current authenticator keeps working");
     return answer;
 }
 
-Response resetTwoFactor(RequestContext& ctx) {
+Response resetTwoFactor(RequestContext& ctx, Throttles& throttles) {
+    if (auto refused = throttled(ctx, throttles))
+        return *refused;
     if (!mailerOf(ctx))
         return Response::message(kNoMailer, 501);
     JsonBody body(ctx.request());
@@ -217,31 +308,33 @@ Response resetTwoFactor(RequestContext& ctx) {
 
 void declareRecoveryRoutes(sdk::Registry& registry) {
     using sdk::Method;
+    auto throttles = std::make_shared<Throttles>();
+    auto with = [throttles](Response (*handler)(RequestContext&, Throttles&)) {
+        return [throttles, handler](RequestContext& ctx) { return handler(ctx, *throttles); };
+    };
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/lost",
                                   {},
-                                  lostPassword,
+                                  with(lostPassword),
                                   "Mail a password reset token to a user (needs the smtp plugin)",
                                   false});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/reset",
                                   {},
-                                  resetPassword,
+                                  with(resetPassword),
                                   "Set a new password with a mailed reset token",
                                   false});
     registry.route(
         sdk::RouteDecl{Method::Post,
                        "/recover/2fa/lost",
                        {},
-                       lostTwoFactor,
+                       with(lostTwoFactor),
                        "Mail a two-factor reset token to a user who knows their password (needs smtp)",
-                       false,
-                       // Read-only: bcrypt must not hold the write lock (as for login).
-                       true});
+                       false});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/2fa/reset",
                                   {},
-                                  resetTwoFactor,
+                                  with(resetTwoFactor),
                                   "A new two-factor secret for a mailed reset token",
                                   false});
 }

@@ -1,5 +1,6 @@
 // /user and /user/<id> (vantage6 §1.8): scopes own / organization / global; lacking permission is
-// 403; nobody hands out a rule they do not hold, and nobody changes their own roles or rules.
+// 403; nobody hands out a rule they do not hold, nobody edits or deletes a user who holds a rule
+// they lack, and nobody changes their own roles or rules.
 #include "users.h"
 
 #include <algorithm>
@@ -56,6 +57,25 @@ void requireHeld(RequestContext& ctx, const Record& rule) {
     auto key = ruleKeyOf(rule);
     if (!key || !ctx.holds(*key))
         throw Forbidden("You don't have the rule " + describeRule(rule));
+}
+
+/// Nobody acts on an account stronger than their own: editing, deleting or changing the roles of
+/// another user needs every rule that user holds (the rule for handing out rules, applied to the
+/// whole account), else changing its e-mail address and recovering it would hand it over.
+void requireAtLeastAsStrong(RequestContext& ctx, const Record& user) {
+    if (user.id == ctx.identity().id)
+        return;
+    auto source = ctx.services().find<sdk::RuleSource>(sdk::kRuleSourceService);
+    if (!source)
+        return;
+    sdk::Identity target;
+    target.kind = ClientKind::User;
+    target.id = user.id;
+    target.organizationId = user.integer("organization_id").value_or(0);
+    for (const auto& rule : source->rulesOf(ctx.store(), target))
+        if (!ctx.holds(rule))
+            throw Forbidden("You don't have the rule (" + rule.resource + ", Scope." +
+                            sdk::toString(rule.scope) + ", Operation." + sdk::toString(rule.operation) + ")");
 }
 
 bool taken(RequestContext& ctx, const std::string& column, const std::string& value, Id except = 0) {
@@ -146,6 +166,10 @@ Response createUser(RequestContext& ctx) {
     auto ruleIds = checkedRules(ctx, rules.value_or(std::vector<Id>{}));
     if (auto problem = passwordProblem(*password); !problem.empty())
         throw BadRequest(problem);
+    // Checked; no session is held while bcrypt runs. A username or e-mail address taken meanwhile
+    // is still refused, by the unique columns.
+    ctx.commit();
+    auto hash = ctx.services().passwords().hash(*password);
 
     Record user;
     user.set("username", *username)
@@ -153,7 +177,7 @@ Response createUser(RequestContext& ctx) {
         .set("lastname", *lastname)
         .set("email", *email)
         .set("organization_id", org)
-        .set("password", ctx.services().passwords().hash(*password));
+        .set("password", hash);
     Id id = ctx.store().insert("user", user);
     ctx.store().setAssociated("user", id, "roles", roleIds);
     ctx.store().setAssociated("user", id, "rules", ruleIds);
@@ -194,6 +218,7 @@ Response editUser(RequestContext& ctx) {
     auto user = findUser(ctx, ctx.request().idParam());
     if (!mayAct(ctx, user, Operation::Edit))
         throw Forbidden(kNoPermission);
+    requireAtLeastAsStrong(ctx, user);
     bool self = user.id == ctx.identity().id;
 
     JsonBody body(ctx.request());
@@ -251,6 +276,7 @@ Response deleteUser(RequestContext& ctx) {
     auto user = findUser(ctx, ctx.request().idParam());
     if (!mayAct(ctx, user, Operation::Delete))
         throw Forbidden(kNoPermission);
+    requireAtLeastAsStrong(ctx, user);
     ctx.store().remove("user", user.id);
     ctx.services().log().information("users: user '%s' (id %Ld) deleted by '%s'", user.text("username"),
                                      user.id, ctx.identity().name);

@@ -130,7 +130,7 @@ std::optional<Response> secondFactor(RequestContext& ctx, const sdk::Record& use
         secret = newOtpSecret();
         sdk::Record changes;
         changes.set("otp_secret", secret);
-        services.transaction([&](sdk::Store& store) { store.update("user", user.id, changes); });
+        ctx.store().update("user", user.id, changes);
         services.log().information("users: user '%s' got a new two-factor secret", user.text("username"));
         return otpSetupAnswer(ctx, user, secret);
     }

@@ -20,7 +20,8 @@ void declareModels(sdk::Registry& registry, const std::shared_ptr<sdk::Passwords
 void declareRules(sdk::Registry& registry);
 void declareSettings(sdk::Registry& registry);
 void declareRoutes(sdk::Registry& registry);
-void declareAuthRoutes(sdk::Registry& registry);
+/// `dummyHash` (set when the plugin starts) is what a login for an unknown user is checked against.
+void declareAuthRoutes(sdk::Registry& registry, const std::shared_ptr<const std::string>& dummyHash);
 /// POST /recover/lost and /recover/reset (recover.cpp); 501 without the smtp plugin's mailer.
 void declareRecoveryRoutes(sdk::Registry& registry);
 void declareCommands(sdk::Registry& registry);
@@ -35,6 +36,9 @@ std::string passwordProblem(const std::string& password);
 
 std::optional<sdk::Record> findByUsername(sdk::Store& store, const std::string& username);
 std::vector<std::string> roleNamesOf(sdk::Store& store, sdk::Id user);
+/// Raises the user's credential version, so every token issued so far is refused; with a new
+/// password hash, also sets it (and lifts a lockout).
+void endSessions(sdk::Store& store, sdk::Id user, const std::optional<std::string>& newPasswordHash = {});
 /// The rules of a role, as stored rows.
 std::vector<sdk::Record> rulesOfRole(sdk::Store& store, sdk::Id role);
 /// The stored rule rows that loaded plugins declare, by id.
@@ -45,9 +49,12 @@ std::optional<sdk::RuleKey> ruleKeyOf(const sdk::Record& rule);
 std::string describeRule(const sdk::Record& rule);
 
 /// The password check of a login, with vantage6's lockout: nullopt when `password` is right and the
-/// account not locked, else the 401 to answer. Counts failed attempts in their own transaction (and
-/// mails a newly blocked user), so it runs only in `readOnly` routes.
-std::optional<sdk::Response> checkPassword(sdk::Services& services, const sdk::Record& user,
+/// account not locked (the failed count is reset), else the 401 to answer. The attempt is counted
+/// atomically before bcrypt runs, a locked account is refused without bcrypt, and the request's
+/// transaction is committed before the check (no session is held while bcrypt runs): re-read what
+/// was read before. The account that locks has its credential version raised (its tokens end) and
+/// its owner mailed. Answers and counts are committed with the response, so return, do not throw.
+std::optional<sdk::Response> checkPassword(sdk::RequestContext& ctx, const sdk::Record& user,
                                            const std::string& password);
 
 // Two-factor authentication (two_factor.cpp).

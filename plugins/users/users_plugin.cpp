@@ -17,7 +17,7 @@ public:
         declareRules(registry);
         declareSettings(registry);
         declareRoutes(registry);
-        declareAuthRoutes(registry);
+        declareAuthRoutes(registry, dummyHash_);
         declareRecoveryRoutes(registry);
         declareCommands(registry);
         registry.provide(sdk::kUserIdentityService, makeIdentityProvider());
@@ -25,11 +25,13 @@ public:
 
     void start(sdk::Services& services) override {
         *passwords_ = &services.passwords();
+        *dummyHash_ = services.passwords().hash(sdk::nowUtc() + " is nobody's password");
         ensureRootUser(services);
     }
 
 private:
     std::shared_ptr<sdk::Passwords*> passwords_ = std::make_shared<sdk::Passwords*>(nullptr);
+    std::shared_ptr<std::string> dummyHash_ = std::make_shared<std::string>();
 };
 
 } // namespace dq::plugins::users

@@ -330,7 +330,7 @@ TEST(Authentication, SignedTokenWithClaimsOfTheWrongTypeIs401) {
 TEST(Authentication, TokenOfAnotherSecretIsRefused) {
     TestServer s;
     dq::kernel::TokenService other({"another-secret", 3600, 7200});
-    auto foreign = other.issue(dq::sdk::ClientKind::User, 1, {"Root"}).accessToken;
+    auto foreign = other.issue(dq::sdk::ClientKind::User, 1, {"Root"}, 0).accessToken;
     EXPECT_EQ(s.get("/organization", foreign).status, 422);
 }
 

@@ -14,7 +14,7 @@ dev=$(ls "$work"/out/dataquality-server-dev_*.deb)
 
 echo "-- contents"
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/vserver ./usr/lib/libdqsdk.so.1 ./usr/lib/systemd/system/dataquality-server@.service \
+for f in ./usr/bin/vserver ./usr/lib/libdqsdk.so.2 ./usr/lib/systemd/system/dataquality-server@.service \
     ./usr/share/doc/dataquality-server/copyright ./usr/share/doc/dataquality-server/changelog.gz \
     ./usr/share/doc/dataquality-server/operations.md ./usr/share/dataquality/config/server.yaml; do
     grep -qE " $f( -> .*)?\$" <<<"$contents" || fail "$f is not in $deb"

@@ -12,7 +12,7 @@ tree=$work/moved
 vserver=$tree/bin/vserver
 
 echo "-- the layout"
-for f in bin/vserver lib/libdqsdk.so.1 include/dq/sdk/plugin.h lib/cmake/DqSdk/DqSdkConfig.cmake \
+for f in bin/vserver lib/libdqsdk.so.2 include/dq/sdk/plugin.h lib/cmake/DqSdk/DqSdkConfig.cmake \
     share/dataquality/config/server.yaml share/dataquality/config/import-example.yaml \
     share/doc/dataquality-server/README.md share/doc/dataquality-server/operations.md \
     share/doc/dataquality-server/plugin-guide.md; do
@@ -24,13 +24,13 @@ done
 [[ ! -e $tree/lib/systemd ]] || fail "a prefix install holds the systemd unit, which names /usr/bin/vserver"
 
 echo "-- no path of the build tree or of the original prefix in the binaries"
-for elf in "$vserver" "$tree"/lib/libdqsdk.so.1 "$tree"/lib/dataquality/plugins/*.so; do
+for elf in "$vserver" "$tree"/lib/libdqsdk.so.2 "$tree"/lib/dataquality/plugins/*.so; do
     runpath=$(readelf -d "$elf" | grep -E 'RPATH|RUNPATH' || true)
     [[ -z $runpath || $runpath == *'[$ORIGIN'* ]] || fail "$elf has a search path that is not relative: $runpath"
     readelf -p .rodata "$elf" 2>/dev/null | grep -qF -e "$build" -e "$work/prefix" &&
         fail "$elf names $build or $work/prefix in its constants"
 done
-ldd "$vserver" | grep -q "libdqsdk.so.1 => $tree/bin/../lib/libdqsdk.so.1" ||
+ldd "$vserver" | grep -q "libdqsdk.so.2 => $tree/bin/../lib/libdqsdk.so.2" ||
     fail "vserver does not find libdqsdk beside itself: $(ldd "$vserver" | grep dqsdk)"
 
 echo "-- vserver --version, and the plugins it finds"

@@ -165,7 +165,7 @@ TestServer::TestServer(Options options) : impl_(std::make_unique<Impl>()) {
          << "  api_path: /api\n"
          << "  uri: " << uri << "\n"
          << "  jwt_secret_key: test-secret\n"
-         << "  bcrypt_rounds: 4\n"
+         << "  bcrypt_rounds: " << options.bcryptRounds << "\n"
          << "  logging:\n"
          << "    level: WARNING\n"
          << "    use_console: false\n";
@@ -327,7 +327,10 @@ std::string mintedRootToken(TestServer& server) {
             throw std::runtime_error("mintedRootToken: there is no user 'root'");
         rootId = roots.front().id;
     });
-    return server.services("users").tokens().issue(dq::sdk::ClientKind::User, rootId, {"Root"}).accessToken;
+    return server.services("users")
+        .tokens()
+        .issue(dq::sdk::ClientKind::User, rootId, {"Root"}, 0)
+        .accessToken;
 }
 
 long long createUserWithEmail(TestServer& server, const std::string& name, const std::string& token) {

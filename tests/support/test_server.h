@@ -43,6 +43,8 @@ public:
         std::vector<std::string> plugins;
         /// Extra YAML appended under `application:` (indented by the caller with two spaces).
         std::string extraYaml;
+        /// bcrypt cost of the server: the cheapest by default; realistic (12) for tests of hashing load.
+        int bcryptRounds = 4;
         /// Rewrites the database URI the server is given (e.g. to reach PostgreSQL through a proxy).
         std::function<std::string(const std::string& uri)> databaseUri;
     };

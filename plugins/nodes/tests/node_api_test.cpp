@@ -287,12 +287,62 @@ TEST_P(NodeApi, RecoverGivesNewKeyAndRetiresTheOld) {
     EXPECT_NE(w.f.nodeToken(w.nodeC.apiKey), "");
 }
 
-TEST_P(NodeApi, RecoverForAnyNodeNeedsGlobalEdit) {
+/// The ids of every rule a node holds (the fixed role "node").
+std::vector<Id> nodeRuleIds(TestServer& s) {
+    auto roles = s.get("/role?name=node", s.rootToken());
+    EXPECT_EQ(roles.status, 200) << roles.body;
+    auto rules =
+        s.get("/rule?per_page=100&role_id=" + std::to_string(roles.array()->getObject(0)->getValue<Id>("id")),
+              s.rootToken());
+    EXPECT_EQ(rules.status, 200) << rules.body;
+    auto ids = idsOf(rules);
+    EXPECT_FALSE(ids.empty());
+    return ids;
+}
+
+TEST_P(NodeApi, RecoverForNodeOfAnotherOrganizationNeedsEveryRuleTheNodeHolds) {
+    // A new key makes its holder the node: of another organization only for who holds what it holds.
     World w(server());
+    auto& s = w.f.s;
     auto globalEdit = w.f.user(w.a, {"node:glo:e"});
-    auto reset = w.f.s.post("/recover/node", json({{"id", w.nodeC.id}}), globalEdit);
+    auto refused = s.post("/recover/node", json({{"id", w.nodeC.id}}), globalEdit);
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(refused.msg().rfind("You don't have the rule (", 0), 0u) << refused.body;
+    EXPECT_NE(refused.msg().find("that node '"), std::string::npos) << refused.body;
+    EXPECT_NE(w.f.nodeToken(w.nodeC.apiKey), "") << "the refused reset changed the key";
+    // Own organization's node: the organization's node editor may.
+    EXPECT_EQ(s.post("/recover/node", json({{"id", w.nodeA.id}}), globalEdit).status, 200);
+
+    auto rules = nodeRuleIds(s);
+    rules.push_back(w.f.rule("node:glo:e"));
+    auto created = s.post("/user",
+                          json({{"username", std::string("strong")},
+                                {"firstname", std::string("S")},
+                                {"lastname", std::string("T")},
+                                {"password", std::string("Welkom01!")},
+                                {"email", std::string("strong@example.org")},
+                                {"organization_id", w.a},
+                                {"rules", idList(rules)}}),
+                          s.rootToken());
+    ASSERT_EQ(created.status, 201) << created.body;
+    auto strong = s.login("strong", "Welkom01!");
+    auto reset = s.post("/recover/node", json({{"id", w.nodeC.id}}), strong);
     ASSERT_EQ(reset.status, 200) << reset.body;
     EXPECT_NE(w.f.nodeToken(reset.object()->getValue<std::string>("api_key")), "");
+}
+
+TEST_P(NodeApi, NodeTokensIssuedBeforeAKeyResetAreRefused) {
+    World w(server());
+    auto& s = w.f.s;
+    auto login = s.post("/token/node", json({{"api_key", w.nodeA.apiKey}}));
+    ASSERT_EQ(login.status, 200) << login.body;
+    auto access = login.object()->getValue<std::string>("access_token");
+    auto refresh = login.object()->getValue<std::string>("refresh_token");
+    ASSERT_EQ(s.get(nodePath(w.nodeA.id), access).status, 200);
+    ASSERT_EQ(s.post("/recover/node", json({{"id", w.nodeA.id}}), s.rootToken()).status, 200);
+    auto old = s.get(nodePath(w.nodeA.id), access);
+    EXPECT_EQ(old.status, 401) << old.body;
+    EXPECT_EQ(s.request("POST", "/token/refresh", "", refresh).status, 401);
 }
 
 TEST_P(NodeApi, UserOnlyRoutesRefuseNodes) {

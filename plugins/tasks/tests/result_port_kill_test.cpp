@@ -88,6 +88,32 @@ TEST_P(ResultAccess, ContainerTokensOnlyForTheNodesOwnRunningTasks) {
     EXPECT_EQ(foreign.msg(), "You are not within the collaboration");
 }
 
+TEST_P(ResultAccess, ContainerTokenEndsWhenItsTaskIsDeletedOrFinished) {
+    auto& s = server();
+    Federation f(s);
+    auto finished = f.task(), deleted = f.task();
+    auto tokenFor = [&](long long task) {
+        auto r = s.post("/token/container", json({{"task_id", task}, {"image", std::string("hello-world")}}),
+                        f.nodeToken(0));
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.status == 200 ? r.object()->getValue<std::string>("container_token") : "";
+    };
+    auto ofFinished = tokenFor(finished), ofDeleted = tokenFor(deleted);
+    ASSERT_EQ(s.get(at("/task/", finished), ofFinished).status, 200);
+    ASSERT_EQ(s.get(at("/task/", finished), ofDeleted).status, 200);
+
+    ASSERT_EQ(s.del(at("/task/", deleted), f.root).status, 200);
+    auto afterDelete = s.get(at("/task/", finished), ofDeleted);
+    EXPECT_EQ(afterDelete.status, 401) << afterDelete.body;
+
+    f.finish(finished, 0);
+    // One of two results finished: the task still runs, and so may its containers.
+    EXPECT_EQ(s.get(at("/task/", finished), ofFinished).status, 200);
+    f.finish(finished, 1);
+    auto afterFinish = s.get(at("/task/", finished), ofFinished);
+    EXPECT_EQ(afterFinish.status, 401) << afterFinish.body;
+}
+
 TEST_P(ResultAccess, PortsBelongToTheNodeThatRunsTheResult) {
     auto& s = server();
     Federation f(s);

@@ -5,7 +5,10 @@
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 #include <Poco/Timestamp.h>
+#include <atomic>
 #include <gtest/gtest.h>
+#include <thread>
+#include <vector>
 
 using namespace dq::test;
 using namespace dq::test::identity;
@@ -166,6 +169,49 @@ TEST_P(Lockout, LockIsOverWhenInactivationTimeHasPassed) {
     EXPECT_EQ(login(s, "victim", kPassword).status, 200);
 }
 
+TEST_P(Lockout, ConcurrentWrongGuessesBeyondTheLimitAreRefused) {
+    // 32 wrong guesses on 16 parallel connections, then the right password: the limit of 5 holds,
+    // because each guess is counted in one statement before bcrypt runs.
+    auto& s = server();
+    createUser(s, "victim", createOrganization(s, "Home"));
+    std::atomic<int> refused{0}, otherAnswers{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 2; ++i) {
+                auto r = login(s, "victim", "Wrong-pass1");
+                ++(r.status == 401 && r.msg() == "Failed to login" ? refused : otherAnswers);
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(refused.load(), 32);
+    EXPECT_EQ(otherAnswers.load(), 0);
+    auto right = login(s, "victim", kPassword);
+    EXPECT_EQ(right.status, 401) << right.body;
+    // Guesses past the limit were refused before any password check, so none was counted.
+    std::int64_t attempts = -1;
+    s.transaction([&](dq::sdk::Store& store) {
+        attempts = store.select("user", dq::sdk::Query().add(dq::sdk::Condition::equal("username", "victim")))
+                       .front()
+                       .integer("failed_login_attempts")
+                       .value_or(-1);
+    });
+    EXPECT_EQ(attempts, 5);
+}
+
+TEST_P(Lockout, LockingEndsTheSessionsOfTheAccount) {
+    auto& s = server();
+    createUser(s, "victim", createOrganization(s, "Home"));
+    auto session = login(s, "victim", kPassword).object();
+    auto access = session->getValue<std::string>("access_token");
+    ASSERT_EQ(s.get("/user", access).status, 403); // valid token, no rules
+    failTimes(s, "victim", 5);
+    auto after = s.get("/user", access);
+    EXPECT_EQ(after.status, 401) << after.body;
+    EXPECT_EQ(refresh(s, session->getValue<std::string>("refresh_token")).status, 401);
+}
+
 TEST_P(Lockout, MaxFailedAttemptsComesFromTheConfig) {
     auto& s = server({.extraYaml = "  password_policy:\n    max_failed_attempts: 2\n"});
     createUser(s, "victim", createOrganization(s, "Home"));
@@ -222,6 +268,45 @@ TEST_P(Passwords, ChangeChecksEachFieldThenSaves) {
     EXPECT_EQ(ok.msg(), "The password has been changed successfully!");
     EXPECT_EQ(login(s, "changer", kPassword).status, 401);
     EXPECT_EQ(login(s, "changer", "Other01!!").status, 200);
+}
+
+TEST_P(Passwords, ChangeEndsEverySessionOfTheAccount) {
+    auto& s = server();
+    auto org = createOrganization(s, "Home");
+    createUser(s, "changer", org);
+    auto first = login(s, "changer", kPassword).object();
+    auto second = login(s, "changer", kPassword).object();
+    auto bystander = caller(s, "bystander", org);
+    auto changed =
+        s.patch("/password/change", json({{"current_password", kPassword}, {"new_password", "Other01!!"}}),
+                first->getValue<std::string>("access_token"));
+    ASSERT_EQ(changed.status, 200) << changed.body;
+    for (const auto& tokens : {first, second}) {
+        auto r =
+            s.get("/user/" + std::to_string(bystander.id), tokens->getValue<std::string>("access_token"));
+        EXPECT_EQ(r.status, 401) << r.body;
+        EXPECT_EQ(r.msg().rfind("Token has been revoked", 0), 0u) << r.body;
+        EXPECT_EQ(refresh(s, tokens->getValue<std::string>("refresh_token")).status, 401);
+    }
+    auto fresh = login(s, "changer", "Other01!!");
+    ASSERT_EQ(fresh.status, 200);
+    EXPECT_EQ(s.get("/user", fresh.object()->getValue<std::string>("access_token")).status, 403);
+    // Other accounts keep their sessions.
+    EXPECT_EQ(s.get("/user/" + std::to_string(bystander.id), bystander.token).status, 200);
+}
+
+TEST_P(Passwords, WrongCurrentPasswordCountsTowardsTheLockout) {
+    auto& s = server({.extraYaml = "  password_policy:\n    max_failed_attempts: 2\n"});
+    auto me = caller(s, "changer", createOrganization(s, "Home"));
+    auto change = [&](const std::string& current) {
+        return s.patch("/password/change",
+                       json({{"current_password", current}, {"new_password", "Other01!!"}}), me.token);
+    };
+    EXPECT_EQ(change("Wrong01!!").status, 401);
+    EXPECT_EQ(change("Wrong02!!").status, 401);
+    // Locked: the right password is refused too, and the session has ended.
+    EXPECT_EQ(login(s, "changer", kPassword).status, 401);
+    EXPECT_EQ(change(kPassword).status, 401);
 }
 
 TEST_P(Passwords, ResponsesNeverCarryThePasswordHash) {

@@ -19,7 +19,7 @@ namespace {
 
 TEST(TokenService, RoundTripKeepsSubjectKindAndRoles) {
     TokenService tokens({"secret", 3600, 7200});
-    auto pair = tokens.issue(ClientKind::Node, 42, {});
+    auto pair = tokens.issue(ClientKind::Node, 42, {}, 0);
     auto access = tokens.verify(pair.accessToken);
     EXPECT_EQ(access.type, "access");
     EXPECT_EQ(access.clientType, "node");
@@ -33,14 +33,14 @@ TEST(TokenService, RoundTripKeepsSubjectKindAndRoles) {
 
 TEST(TokenService, TimesAreIntegersNotFloats) {
     TokenService tokens({"secret", 3600, 7200});
-    auto claims = tokens.verify(tokens.issue(ClientKind::User, 1, {"Root"}).accessToken).claims;
+    auto claims = tokens.verify(tokens.issue(ClientKind::User, 1, {"Root"}, 0).accessToken).claims;
     for (const char* claim : {"iat", "nbf", "exp"})
         EXPECT_TRUE(claims->get(claim).isInteger()) << claim;
 }
 
 TEST(TokenService, ExpiredTokenIsUnauthorized) {
     TokenService tokens({"secret", 1, 7200});
-    auto token = tokens.issue(ClientKind::User, 1, {}).accessToken;
+    auto token = tokens.issue(ClientKind::User, 1, {}, 0).accessToken;
     Poco::Thread::sleep(2100);
     EXPECT_THROW(tokens.verify(token), dq::sdk::Unauthorized);
 }
@@ -48,7 +48,7 @@ TEST(TokenService, ExpiredTokenIsUnauthorized) {
 TEST(TokenService, ForeignSignatureAndGarbageAreUnprocessable) {
     TokenService ours({"ours", 3600, 7200});
     TokenService theirs({"theirs", 3600, 7200});
-    EXPECT_THROW(ours.verify(theirs.issue(ClientKind::User, 1, {}).accessToken), dq::sdk::Unprocessable);
+    EXPECT_THROW(ours.verify(theirs.issue(ClientKind::User, 1, {}, 0).accessToken), dq::sdk::Unprocessable);
     EXPECT_THROW(ours.verify("garbage"), dq::sdk::Unprocessable);
 }
 
@@ -59,7 +59,7 @@ TEST(TokenService, PurposeTokensAreOnlyValidForTheirPurpose) {
     auto token = tokens.issuePurpose("password-reset", claims, 60);
     EXPECT_EQ(tokens.verifyPurpose("password-reset", token)->getValue<int>("user_id"), 5);
     EXPECT_THROW(tokens.verifyPurpose("2fa-reset", token), dq::sdk::BadRequest);
-    EXPECT_THROW(tokens.verifyPurpose("password-reset", tokens.issue(ClientKind::User, 1, {}).accessToken),
+    EXPECT_THROW(tokens.verifyPurpose("password-reset", tokens.issue(ClientKind::User, 1, {}, 0).accessToken),
                  dq::sdk::BadRequest);
 }
 
@@ -99,7 +99,7 @@ TEST(TokenService, KeepsPocosOpenSslReferenceCountAboveZero) {
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&] {
             for (int i = 0; i < 200; ++i)
-                if (tokens.verify(tokens.issue(ClientKind::User, 7, {}).accessToken)
+                if (tokens.verify(tokens.issue(ClientKind::User, 7, {}, 0).accessToken)
                         .claims->getValue<int>("sub") == 7)
                     ++verified;
         });

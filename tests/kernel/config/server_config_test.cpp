@@ -91,7 +91,7 @@ TEST(ServerConfig, AppliesDefaultsWhenOnlyUriIsGiven) {
     EXPECT_EQ(config.tokenExpiresHours, 6);
     EXPECT_EQ(config.refreshTokenExpiresHours, 48);
     EXPECT_EQ(config.maxBodyBytes, 1024u * 1024u);
-    EXPECT_EQ(config.threads, 16);
+    EXPECT_EQ(config.threads, 64);
     EXPECT_EQ(config.logging.level, "INFO");
     EXPECT_EQ(config.logging.file, "");
     EXPECT_TRUE(config.logging.useConsole);

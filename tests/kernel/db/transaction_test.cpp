@@ -2,7 +2,9 @@
 #include "db_fixture.h"
 
 #include <atomic>
+#include <chrono>
 #include <dq/sdk/plugin.h>
+#include <future>
 #include <thread>
 
 namespace dq::kernel::test {
@@ -99,6 +101,71 @@ TEST_P(TransactionTest, TwoDatabaseObjectsOnOneFileShareData) {
     second->transaction(
         [](Store& store) { store.insert("organization", Record().set("name", "from-second")); });
     db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); });
+}
+
+TEST_P(TransactionTest, SecondSessionOnAThreadThatHoldsOneIsRefused) {
+    // A read inside a read would wait for a second pooled session while holding one: with every
+    // session held that way, nobody gets one. The store API refuses the nesting itself.
+    EXPECT_THROW(db_->transaction([&](Store&) { db_->transaction([](Store&) {}, Database::Access::Read); },
+                                  Database::Access::Read),
+                 std::logic_error);
+    auto second = open(catalog_);
+    EXPECT_THROW(db_->transaction([&](Store&) { second->transaction([](Store&) {}, Database::Access::Read); },
+                                  Database::Access::Read),
+                 std::logic_error);
+    // Sessions held by other threads do not count, and the refusal left nothing held.
+    std::thread other([&] {
+        db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "other")); });
+    });
+    other.join();
+    EXPECT_FALSE(Database::sessionHeldOnThisThread());
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); });
+}
+
+TEST_P(TransactionTest, TransactionObjectCommitsAndReleasesItsSession) {
+    {
+        Database::Transaction tx(*db_, Database::Access::Write);
+        EXPECT_TRUE(Database::sessionHeldOnThisThread());
+        tx.store().insert("organization", Record().set("name", "kept"));
+        tx.commit();
+        EXPECT_FALSE(Database::sessionHeldOnThisThread());
+        EXPECT_THROW(tx.store(), std::logic_error);
+    }
+    {
+        Database::Transaction tx(*db_, Database::Access::Write);
+        tx.store().insert("organization", Record().set("name", "dropped"));
+    }
+    EXPECT_FALSE(Database::sessionHeldOnThisThread());
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); }, Database::Access::Read);
+}
+
+TEST_P(TransactionTest, WriterBlockedByAnotherProcessGetsDatabaseBusyInBoundedTime) {
+    // Another "process" (a second pool, as `vserver import` is) holds the write lock / a table lock.
+    auto other = open(catalog_);
+    std::promise<void> locked, release;
+    std::thread holder([&] {
+        other->transaction([&](Store& store) {
+            if (store.dialect() == "postgresql")
+                store.execute("LOCK TABLE organization IN ACCESS EXCLUSIVE MODE");
+            else
+                store.insert("organization", Record().set("name", "holder"));
+            locked.set_value();
+            release.get_future().wait();
+        });
+    });
+    locked.get_future().wait();
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_THROW(
+        db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "x")); },
+                         Database::Access::Write, Database::Wait::Bounded),
+        DatabaseBusy);
+    auto waited = std::chrono::steady_clock::now() - started;
+    release.set_value();
+    holder.join();
+    EXPECT_LT(waited, std::chrono::seconds(10));
+    EXPECT_FALSE(Database::sessionHeldOnThisThread());
+    // Patient writers still wait their turn.
+    db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "later")); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TransactionTest, ::testing::Values(Backend::Sqlite, Backend::Postgresql),

@@ -74,6 +74,7 @@ public:
     Poco::JSON::Object::Ptr serialize(const std::string&, const sdk::Record&) override { notInThisTest(); }
     sdk::Response list(const std::string&, sdk::Query, const Render&) override { notInThisTest(); }
     std::string link(const std::string&) const override { notInThisTest(); }
+    void commit() override { notInThisTest(); }
 
 private:
     sdk::Request request_;
@@ -145,7 +146,7 @@ TEST_F(PluginHostTest, MarkerIsReadableWithoutLoadingTheLibrary) {
     boost::dll::library_info info(fixture("alpha"));
     auto symbols = info.symbols(sdk::kPluginSection);
     EXPECT_THAT(symbols, Contains("dq_plugin_create"));
-    EXPECT_THAT(symbols, Contains("dq_sdk_abi_1_1"));
+    EXPECT_THAT(symbols, Contains("dq_sdk_abi_" + std::to_string(dq::sdk::kAbiMajor) + "_" + std::to_string(dq::sdk::kAbiMinor)));
     EXPECT_FALSE(isLoaded(fixture("alpha")));
 }
 
@@ -244,7 +245,7 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForOtherAbiWithoutRunningIt) {
     // Loading the file would abort this process: its static initializer calls std::abort().
     auto problems = loadProblems({"future"});
     EXPECT_THAT(problems,
-                ElementsAre(fixture("future") + ": built for SDK ABI 2.0, this server has ABI " + kServerAbi +
+                ElementsAre(fixture("future") + ": built for SDK ABI 3.0, this server has ABI " + kServerAbi +
                             "; "
                             "rebuild the plugin against SDK 1.x"));
     EXPECT_FALSE(isLoaded(fixture("future")));
@@ -253,7 +254,7 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForOtherAbiWithoutRunningIt) {
 TEST_F(PluginHostTest, RejectsPluginBuiltForNewerMinorAbi) {
     auto problems = loadProblems({"newer"});
     EXPECT_THAT(problems,
-                ElementsAre(fixture("newer") + ": built for SDK ABI 1.9, this server has ABI " + kServerAbi +
+                ElementsAre(fixture("newer") + ": built for SDK ABI 2.9, this server has ABI " + kServerAbi +
                             "; "
                             "rebuild the plugin against SDK 1.x"));
 }
@@ -350,7 +351,7 @@ TEST_F(PluginHostTest, ReportsAllProblemsAtOnce) {
         FAIL() << "load() did not throw";
     } catch (const StartupError& e) {
         ASSERT_EQ(e.problems().size(), 5u);
-        EXPECT_THAT(e.problems(), Contains(HasSubstr("built for SDK ABI 2.0")));
+        EXPECT_THAT(e.problems(), Contains(HasSubstr("built for SDK ABI 3.0")));
         EXPECT_THAT(e.problems(), Contains(HasSubstr(fixture("plain") + ": not a dataquality plugin")));
         EXPECT_THAT(e.problems(), Contains(HasSubstr("plugin 'declare_throws' failed in declare")));
         EXPECT_THAT(e.problems(), Contains(HasSubstr("plugin 'needy' requires 'absent'")));
@@ -385,7 +386,7 @@ TEST_F(PluginHostTest, OptionalPluginThatFailsIsSkippedWithAWarning) {
                     "optional plugin 'declare_throws' skipped: plugin 'declare_throws' failed in declare: "
                     "model 'broken' has no fields",
                     "optional plugin 'future' skipped: " + fixture("future") +
-                        ": built for SDK ABI 2.0, this server has ABI " + kServerAbi +
+                        ": built for SDK ABI 3.0, this server has ABI " + kServerAbi +
                         "; rebuild the plugin against "
                         "SDK 1.x"));
     // It declared a route before throwing; that declaration is gone with it.

@@ -21,8 +21,8 @@ public:
 
     virtual const Request& request() const = 0;
     virtual const Identity& identity() const = 0;
-    /// Bound to this request's transaction: committed when the handler returns, rolled back when
-    /// it throws. Handlers never commit themselves.
+    /// Bound to this request's transaction, opened on first use: committed when the handler returns,
+    /// rolled back when it throws. Handlers commit early only to do slow work (see commit()).
     virtual Store& store() = 0;
     virtual Services& services() = 0;
 
@@ -64,6 +64,15 @@ public:
 
     /// "/api/organization/3": a link path under the configured api_path.
     virtual std::string link(const std::string& path) const = 0;
+
+    // ---- Transactions ----
+
+    /// Commits the request's transaction now and gives its database session back; the next use of
+    /// store() (or of scope(), list(), ...) opens a new transaction. For slow work that must not
+    /// hold a session (hashing or checking a password, which the kernel refuses while one is held):
+    /// read, commit(), hash, then write. Store references obtained before end here. The request's
+    /// transaction is opened on first use, so a handler that hashes before it reads needs no commit().
+    virtual void commit() = 0;
 };
 
 } // namespace dq::sdk

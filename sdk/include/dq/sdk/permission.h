@@ -56,6 +56,10 @@ struct Identity {
     std::optional<Id> taskId;
     std::string image;
     std::string database;
+    /// Users and nodes: the account's credential version, raised when its password or api key
+    /// changes, when it locks, ... Tokens carry the version they were issued under (claim `cv`);
+    /// the kernel refuses a token whose version is not the account's current one.
+    std::int64_t credentialVersion = 0;
 
     bool is(ClientKind k) const { return kind && *kind == k; }
 };

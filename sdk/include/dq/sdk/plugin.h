@@ -40,9 +40,8 @@ struct RouteDecl {
     std::string summary;
     /// Needs a refresh token instead of an access token (`/token/refresh`); access tokens get 422.
     bool refreshToken = false;
-    /// Runs the handler in a read-only transaction even for POST/PATCH/DELETE, so slow work (bcrypt,
-    /// calls to other servers) holds no write lock; the handler writes with Services::transaction(),
-    /// in short transactions of its own.
+    /// Runs the handler in a read-only transaction even for POST/PATCH/DELETE (a route that only
+    /// reads, e.g. to check a password, and takes no write lock).
     bool readOnly = false;
 };
 

@@ -24,7 +24,9 @@ public:
 // ---- Interfaces that plugins implement and the kernel (or other plugins) consume ----
 
 /// Resolves a token's subject to a live identity, or nullopt when it no longer exists (the
-/// kernel then answers 401). Provided by users ("identity.user") and nodes ("identity.node").
+/// kernel then answers 401). Provided by users ("identity.user") and nodes ("identity.node"), with
+/// the account's credentialVersion; and for containers ("identity.container", by task id) by the
+/// plugin that owns tasks: nullopt once the task is deleted or finished.
 class IdentityProvider : public Service {
 public:
     virtual std::optional<Identity> resolve(Store& store, Id id) = 0;
@@ -33,6 +35,7 @@ public:
 };
 inline constexpr const char* kUserIdentityService = "identity.user";
 inline constexpr const char* kNodeIdentityService = "identity.node";
+inline constexpr const char* kContainerIdentityService = "identity.container";
 
 /// Answers which rules an identity holds. Provided by the roles plugin ("rules").
 class RuleSource : public Service {
@@ -71,8 +74,10 @@ class Tokens {
 public:
     virtual ~Tokens() = default;
     /// Access + refresh token for a user or node (claims sub, type, client_type, roles, iat, nbf,
-    /// exp, jti, fresh; integer times; lifetimes from the config).
-    virtual TokenPair issue(ClientKind kind, Id id, const std::vector<std::string>& roles) = 0;
+    /// exp, jti, fresh; integer times; lifetimes from the config), under the account's current
+    /// `credentialVersion` (claim cv; see Identity).
+    virtual TokenPair issue(ClientKind kind, Id id, const std::vector<std::string>& roles,
+                            std::int64_t credentialVersion) = 0;
     /// A container token (no expiry): sub is the identity object of vantage6.
     virtual std::string issueContainer(const Identity& container) = 0;
     /// A short-lived signed token for one purpose (e.g. "password-reset") with its own claims.
@@ -129,9 +134,9 @@ public:
     virtual const Settings& settings() = 0;
     /// A logger named after the plugin.
     virtual Poco::Logger& log() = 0;
-    /// Runs `work` in a transaction: committed when it returns, rolled back when it throws. Inside a
-    /// request handler only from a `readOnly` route: a write transaction inside the request's own
-    /// write transaction would wait for itself, and is refused.
+    /// Runs `work` in a transaction: committed when it returns, rolled back when it throws. A thread
+    /// holds one database session at a time: inside a request handler whose transaction is open this
+    /// is refused (std::logic_error); use ctx.store(), or ctx.commit() first.
     virtual void transaction(const std::function<void(Store&)>& work) = 0;
     /// A service another plugin provides, or nullptr.
     virtual std::shared_ptr<Service> find(const std::string& name) = 0;

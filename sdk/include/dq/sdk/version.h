@@ -2,8 +2,8 @@
 #pragma once
 
 // Plain numbers for the preprocessor: DQ_PLUGIN spells them into the exported marker's name.
-#define DQ_SDK_ABI_MAJOR 1
-#define DQ_SDK_ABI_MINOR 1
+#define DQ_SDK_ABI_MAJOR 2
+#define DQ_SDK_ABI_MINOR 0
 
 namespace dq::sdk {
 

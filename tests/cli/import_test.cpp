@@ -1,0 +1,179 @@
+// `vserver import` next to a running server, on SQLite and PostgreSQL: it hashes before it opens its
+// write transaction, so the server keeps writing meanwhile (busy is a 503, never a 500); and a
+// `kill -9` at any moment leaves all of the file or none of it, and a server that starts.
+#include "tests/support/test_server.h"
+
+#include <Poco/Data/Session.h>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <random>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dq::test {
+namespace {
+
+/// An import file with `organizations` organizations of `usersEach` users each.
+std::string writeImportFile(const std::string& folder, int organizations, int usersEach) {
+    std::string path = folder + "/generated-import.yaml";
+    std::ofstream out(path);
+    out << "organizations:\n";
+    for (int o = 0; o < organizations; ++o) {
+        out << "  - name: Generated " << o << "\n    domain: g" << o << ".example\n    users:\n";
+        for (int u = 0; u < usersEach; ++u)
+            out << "      - username: user-" << o << "-" << u
+                << "\n        firstname: F\n        lastname: L\n"
+                << "        password: Secret-" << o << "-" << u << "!\n";
+    }
+    return path;
+}
+
+/// Runs `vserver import FILE` on the server's configuration and database, in the background.
+pid_t startImport(TestServer& s, const std::string& file) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        ::execl(DQ_VSERVER, DQ_VSERVER, "import", file.c_str(), "--config", s.configFile().c_str(),
+                "--data-dir", s.dataDir().c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// Exit code of the import, -1 when it was killed.
+int waitFor(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+long long generatedUsers(TestServer& s) {
+    long long n = -1;
+    s.transaction([&](sdk::Store& store) {
+        n = store.count("user", sdk::Query().add(sdk::Condition::like("username", std::string("user-%"))));
+    });
+    return n;
+}
+
+long long generatedOrganizations(TestServer& s) {
+    long long n = -1;
+    s.transaction([&](sdk::Store& store) {
+        n = store.count("organization",
+                        sdk::Query().add(sdk::Condition::like("name", std::string("Generated %"))));
+    });
+    return n;
+}
+
+/// Whether another process (the import) holds an open write transaction on the server's database.
+bool importIsWriting(TestServer& s, const std::string& database) {
+    if (database == "postgresql") {
+        long long locks = 0;
+        s.transaction([&](sdk::Store& store) {
+            locks = store
+                        .query("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                               "WHERE c.relname = 'organization' AND l.mode = 'RowExclusiveLock' "
+                               "AND l.pid <> pg_backend_pid()")
+                        .rows.at(0)
+                        .at(0)
+                        .convert<long long>();
+        });
+        return locks > 0;
+    }
+    // SQLite: the write lock is taken.
+    Poco::Data::Session probe("SQLite", s.dataDir() + "/test.sqlite");
+    probe << "PRAGMA busy_timeout = 0", Poco::Data::Keywords::now;
+    try {
+        probe << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+    } catch (const Poco::Exception&) {
+        return true;
+    }
+    probe << "ROLLBACK", Poco::Data::Keywords::now;
+    return false;
+}
+
+class ImportNextToServer : public BothDatabases {};
+
+TEST_P(ImportNextToServer, ServerKeepsWritingWhileTheImportHashes) {
+    // At bcrypt cost 10 hashing 120 passwords takes seconds; the write transaction that follows is short.
+    auto& s = server({.bcryptRounds = 10});
+    auto root = s.rootToken();
+    auto file = writeImportFile(s.dataDir(), 2, 60);
+    auto pid = startImport(s, file);
+    int created = 0, busy = 0, n = 0;
+    std::vector<std::string> unexpected;
+    for (;;) {
+        bool running = ::waitpid(pid, nullptr, WNOHANG) == 0;
+        auto r = s.post("/organization", json({{"name", "During " + std::to_string(n++)}}), root);
+        if (r.status == 201)
+            ++created;
+        else if (r.status == 503 && !r.headers["retry-after"].empty())
+            ++busy;
+        else
+            unexpected.push_back(std::to_string(r.status) + " " + r.body);
+        if (!running)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " answers other than 201/503, e.g. "
+                                    << (unexpected.empty() ? "" : unexpected.front());
+    // The import held the write lock only briefly: nearly every write went through.
+    EXPECT_GE(created, n - 3) << created << " of " << n << " created, " << busy << " busy";
+    EXPECT_EQ(generatedUsers(s), 120);
+}
+
+TEST_P(ImportNextToServer, KillNineLeavesAllOrNothingAndTheServerStarts) {
+    auto& s = server();
+    constexpr int kOrganizations = 20, kUsersEach = 100;
+    auto file = writeImportFile(s.dataDir(), kOrganizations, kUsersEach);
+    std::mt19937 random(std::random_device{}());
+    // Each round kills the import at a random moment of its write transaction (or, when that is
+    // over too quickly, at a random moment of the whole run); afterwards the database holds the
+    // whole file or none of it.
+    int killedWhileWriting = 0;
+    for (int round = 0; round < 4; ++round) {
+        auto pid = startImport(s, file);
+        bool writing = false;
+        auto started = std::chrono::steady_clock::now();
+        while (!writing && ::waitpid(pid, nullptr, WNOHANG) == 0 &&
+               std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+            writing = importIsWriting(s, GetParam());
+            if (!writing)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        auto delay = std::uniform_int_distribution<int>(0, 150)(random);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+        ::kill(pid, SIGKILL);
+        int code = waitFor(pid);
+        auto users = generatedUsers(s), organizations = generatedOrganizations(s);
+        SCOPED_TRACE("round " + std::to_string(round) + ": killed " + std::to_string(delay) + " ms after " +
+                     (writing ? "its write transaction began" : "it ended") + ", exit " +
+                     std::to_string(code));
+        EXPECT_TRUE((users == 0 && organizations == 0) ||
+                    (users == kOrganizations * kUsersEach && organizations == kOrganizations))
+            << users << " users and " << organizations << " organizations after the kill";
+        if (writing && code == -1 && users == 0)
+            ++killedWhileWriting;
+        if (users != 0)
+            break;
+    }
+    // At least one kill cut a write transaction short (else the test proved nothing).
+    EXPECT_GE(killedWhileWriting, 1);
+    // The database is usable: this server still writes, and a new server starts on it.
+    EXPECT_EQ(s.post("/organization", json({{"name", std::string("After")}}), s.rootToken()).status, 201);
+    EXPECT_NO_THROW(s.startAnotherKernel());
+    // And the import can be run to completion afterwards.
+    EXPECT_EQ(waitFor(startImport(s, file)), 0);
+    EXPECT_EQ(generatedUsers(s), kOrganizations * kUsersEach);
+}
+
+DQ_ON_BOTH_DATABASES(ImportNextToServer);
+
+} // namespace
+} // namespace dq::test
