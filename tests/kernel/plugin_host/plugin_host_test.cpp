@@ -158,7 +158,7 @@ TEST_F(PluginHostTest, LoadsPluginAndDeclaresEverythingIntoFrozenCatalog) {
     EXPECT_EQ(alpha.name, "alpha");
     EXPECT_EQ(alpha.file, fixture("alpha"));
     EXPECT_EQ(alpha.info.version, "1.0.0");
-    EXPECT_EQ(alpha.abiMajor, 1);
+    EXPECT_EQ(alpha.abiMajor, dq::sdk::kAbiMajor);
     EXPECT_EQ(alpha.abiMinor, dq::sdk::kAbiMinor);
     EXPECT_FALSE(alpha.started);
     EXPECT_TRUE(isLoaded(fixture("alpha")));
@@ -247,7 +247,7 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForOtherAbiWithoutRunningIt) {
     EXPECT_THAT(problems,
                 ElementsAre(fixture("future") + ": built for SDK ABI 3.0, this server has ABI " + kServerAbi +
                             "; "
-                            "rebuild the plugin against SDK 1.x"));
+                            "rebuild the plugin against SDK " + std::to_string(dq::sdk::kAbiMajor) + ".x"));
     EXPECT_FALSE(isLoaded(fixture("future")));
 }
 
@@ -256,7 +256,7 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForNewerMinorAbi) {
     EXPECT_THAT(problems,
                 ElementsAre(fixture("newer") + ": built for SDK ABI 2.9, this server has ABI " + kServerAbi +
                             "; "
-                            "rebuild the plugin against SDK 1.x"));
+                            "rebuild the plugin against SDK " + std::to_string(dq::sdk::kAbiMajor) + ".x"));
 }
 
 TEST_F(PluginHostTest, RejectsSharedLibraryWithoutPluginSection) {
@@ -387,8 +387,7 @@ TEST_F(PluginHostTest, OptionalPluginThatFailsIsSkippedWithAWarning) {
                     "model 'broken' has no fields",
                     "optional plugin 'future' skipped: " + fixture("future") +
                         ": built for SDK ABI 3.0, this server has ABI " + kServerAbi +
-                        "; rebuild the plugin against "
-                        "SDK 1.x"));
+                        "; rebuild the plugin against SDK " + std::to_string(dq::sdk::kAbiMajor) + ".x"));
     // It declared a route before throwing; that declaration is gone with it.
     ASSERT_EQ(catalog_.routes().size(), 1u);
     EXPECT_EQ(catalog_.routes().front().decl.path, "/alpha");
