@@ -3,6 +3,7 @@
 #include "command_line.h"
 
 #include "dq/sdk/version.h"
+#include "kernel/config/server_config.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -19,38 +20,6 @@ std::string joined(const std::vector<std::string>& path) {
     for (const auto& p : path)
         s += (s.empty() ? "" : " ") + p;
     return s;
-}
-
-std::size_t editDistance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
-/// The closest candidate, when it is close enough to be a likely typo.
-std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    std::size_t bestDistance = std::max<std::size_t>(2, word.size() / 3) + 1;
-    for (const auto& c : candidates) {
-        std::size_t d = editDistance(word, c);
-        if (c.rfind(word, 0) == 0 && word.size() >= 3)
-            d = std::min<std::size_t>(d, 1);
-        if (d < bestDistance) {
-            best = c;
-            bestDistance = d;
-        }
-    }
-    return best;
 }
 
 std::string upper(std::string text) {
@@ -135,14 +104,14 @@ std::string problemOf(const CLI::ParseError& error, CLI::App& deepest) {
             for (const auto* o : deepest.get_options())
                 for (const auto& l : o->get_lnames())
                     candidates.push_back("--" + l);
-            auto hint = closest(name, candidates);
+            auto hint = kernel::closestName(name, candidates);
             return "unknown option " + name + (hint.empty() ? "" : "; did you mean " + hint + "?");
         }
         std::vector<std::string> commands;
         for (const auto* sub : deepest.get_subcommands([](const CLI::App*) { return true; }))
             commands.push_back(sub->get_name());
         if (!commands.empty()) {
-            auto hint = closest(word, commands);
+            auto hint = kernel::closestName(word, commands);
             return "unknown command '" + word + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?");
         }
         return "unexpected argument '" + word + "' (this command takes " +

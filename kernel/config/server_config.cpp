@@ -158,15 +158,7 @@ public:
                 continue;
             std::string warning =
                 file_ + ": " + (path.empty() ? "" : path + ".") + key + ": unknown key (ignored)";
-            std::size_t best = 3;
-            std::string suggestion;
-            for (const auto& candidate : known) {
-                const std::size_t distance = editDistance(key, candidate);
-                if (distance < best) {
-                    best = distance;
-                    suggestion = candidate;
-                }
-            }
+            const std::string suggestion = closestName(key, known);
             if (!suggestion.empty())
                 warning += "; did you mean '" + suggestion + "'?";
             warnings.push_back(warning);
@@ -612,6 +604,21 @@ ServerConfig ServerConfig::load(const std::string& file, const std::string& envi
 
 std::vector<std::string> ServerConfig::environmentsOf(const std::string& file) {
     return environmentNames(parseRoot(readFile(file), file));
+}
+
+std::string closestName(const std::string& word, const std::vector<std::string>& candidates) {
+    std::string best;
+    std::size_t bestDistance = std::max<std::size_t>(2, word.size() / 3) + 1;
+    for (const auto& c : candidates) {
+        std::size_t d = editDistance(word, c);
+        if (c.rfind(word, 0) == 0 && word.size() >= 3)
+            d = std::min<std::size_t>(d, 1);
+        if (d < bestDistance) {
+            best = c;
+            bestDistance = d;
+        }
+    }
+    return best;
 }
 
 } // namespace dq::kernel

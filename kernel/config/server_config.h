@@ -82,4 +82,8 @@ struct ServerConfig {
     static std::vector<std::string> environmentsOf(const std::string& file);
 };
 
+/// The candidate `word` was most likely meant as (a typo or an unfinished prefix), or "" when
+/// none is close: the "did you mean" of configuration keys and command-line options.
+std::string closestName(const std::string& word, const std::vector<std::string>& candidates);
+
 } // namespace dq::kernel
