@@ -23,8 +23,11 @@ for p in organizations roles users collaborations nodes tasks vpn smtp; do
     grep -q " ./usr/lib/dataquality/plugins/lib$p.so\$" <<<"$contents" || fail "plugin $p is not in $deb"
 done
 grep -q "include/dq" <<<"$contents" && fail "the SDK headers belong in the -dev package"
-dpkg-deb -c "$dev" | grep -q " ./usr/include/dq/sdk/plugin.h$" || fail "the -dev package has no SDK headers"
-dpkg-deb -c "$dev" | grep -q " ./usr/lib/cmake/DqSdk/DqSdkConfig.cmake$" || fail "the -dev package has no CMake package"
+# Listed into a variable first: `grep -q` stops reading early, and under pipefail dpkg-deb's broken
+# pipe would fail the check.
+dev_contents=$(dpkg-deb -c "$dev")
+grep -q " ./usr/include/dq/sdk/plugin.h$" <<<"$dev_contents" || fail "the -dev package has no SDK headers"
+grep -q " ./usr/lib/cmake/DqSdk/DqSdkConfig.cmake$" <<<"$dev_contents" || fail "the -dev package has no CMake package"
 depends=$(dpkg-deb -f "$deb" Depends)
 for d in libpocofoundation libpocodatapostgresql libpocodatasqlite adduser libyaml-cpp libc6; do
     [[ $depends == *"$d"* ]] || fail "Depends lacks $d: $depends"
