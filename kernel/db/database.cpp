@@ -65,6 +65,33 @@ bool busy() {
     }
 }
 
+/// Poco's pool, setting up each SQLite connection once when it is opened rather than in every
+/// transaction: these settings belong to the connection and never change.
+class SessionPool : public Poco::Data::SessionPool {
+public:
+    SessionPool(sql::Dialect dialect, const std::string& connector, const std::string& connection, int min,
+                int max, int idleSeconds)
+        : Poco::Data::SessionPool(connector, connection, min, max, idleSeconds), dialect_(dialect) {}
+
+protected:
+    void customizeSession(Poco::Data::Session& session) override {
+        if (dialect_ != sql::Dialect::Sqlite)
+            return;
+        // The kernel applies the declared delete rules itself.
+        sql::execute(session, dialect_, "PRAGMA foreign_keys = OFF");
+        // With WAL, NORMAL syncs at checkpoints instead of every commit: a crashed or killed
+        // process loses nothing, a power cut at most the last commits, and the database stays
+        // whole either way. Writers (serialized) hold the lock for microseconds, not an fsync.
+        sql::execute(session, dialect_, "PRAGMA synchronous = NORMAL");
+        // 1 MB of page cache per pooled connection (of 16), not SQLite's 2 MB: the file is in
+        // the operating system's cache anyway.
+        sql::execute(session, dialect_, "PRAGMA cache_size = -1024");
+    }
+
+private:
+    sql::Dialect dialect_;
+};
+
 } // namespace
 
 struct Database::Impl {
@@ -72,7 +99,7 @@ struct Database::Impl {
     const Catalog& catalog;
     sql::Dialect dialect;
     bool memory = false;
-    std::unique_ptr<Poco::Data::SessionPool> pool;
+    std::unique_ptr<SessionPool> pool;
     // Poco's pool throws when it is exhausted; this makes callers wait for a free session instead.
     std::counting_semaphore<kMaxSessions> slots;
     std::timed_mutex writeLock;
@@ -143,15 +170,6 @@ struct Database::Impl {
         };
         if (dialect == sql::Dialect::Sqlite) {
             sql::execute(session, dialect, "PRAGMA busy_timeout = " + std::to_string(waitMs()));
-            // The kernel applies the declared delete rules itself.
-            sql::execute(session, dialect, "PRAGMA foreign_keys = OFF");
-            // With WAL, NORMAL syncs at checkpoints instead of every commit: a crashed or killed
-            // process loses nothing, a power cut at most the last commits, and the database stays
-            // whole either way. Writers (serialized) hold the lock for microseconds, not an fsync.
-            sql::execute(session, dialect, "PRAGMA synchronous = NORMAL");
-            // 1 MB of page cache per pooled connection (of 16), not SQLite's 2 MB: the file is in
-            // the operating system's cache anyway.
-            sql::execute(session, dialect, "PRAGMA cache_size = -1024");
             sql::execute(session, dialect,
                          access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
             // IMMEDIATE takes the write lock up front; a deferred upgrade could fail with SQLITE_BUSY
@@ -366,8 +384,8 @@ Database::Database(const DatabaseUri& uri, const Catalog& catalog)
     }
     try {
         // An in-memory SQLite database lives and dies with its one connection: keep exactly one.
-        d.pool = std::make_unique<Poco::Data::SessionPool>(
-            uri.connector(), uri.connectionString(), 1, d.memory ? 1 : kMaxSessions, d.memory ? 1000000 : 60);
+        d.pool = std::make_unique<SessionPool>(
+            d.dialect, uri.connector(), uri.connectionString(), 1, d.memory ? 1 : kMaxSessions, d.memory ? 1000000 : 60);
         Impl::Lease lease(d, Clock::now() + kPatientWait);
         if (d.dialect == sql::Dialect::Sqlite && !d.memory)
             // WAL lets readers run while one writer writes; the mode is stored in the file.

@@ -29,6 +29,31 @@ TEST_P(TransactionTest, RollsBackEverythingWhenWorkThrows) {
     db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 0); }, Database::Access::Read);
 }
 
+TEST_P(TransactionTest, SqliteConnectionsAreSetUpWhenOpened) {
+    if (GetParam() != Backend::Sqlite)
+        GTEST_SKIP() << "SQLite connection settings";
+    // Several threads at once, so that the pool opens more than one connection.
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            db_->transaction(
+                [&](Store& store) {
+                    auto value = [&](const char* pragma) {
+                        return store.query(std::string("PRAGMA ") + pragma).rows.at(0).at(0).convert<int>();
+                    };
+                    // synchronous NORMAL is 1; foreign keys stay off: the kernel applies delete rules.
+                    if (value("synchronous") != 1 || value("foreign_keys") != 0 || value("cache_size") != -1024)
+                        ++wrong;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                },
+                Database::Access::Read);
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(wrong, 0);
+}
+
 TEST_P(TransactionTest, ReadTransactionRefusesWrites) {
     EXPECT_ANY_THROW(
         db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "x")); },
