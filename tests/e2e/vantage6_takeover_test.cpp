@@ -374,16 +374,20 @@ TEST_P(Vantage6Takeover, OpenWorkGoesOn) {
 TEST_P(Vantage6Takeover, NewUsersAndNodesKeepVantage6sSharedIdsAndTheFileStaysReadableByVantage6) {
     auto& s = takeover();
     const auto root = s.rootToken();
-    auto user = s.post("/user",
-                       json({{"username", std::string("carol")},
-                             {"firstname", std::string("Carol")},
-                             {"lastname", std::string("T")},
-                             {"email", std::string("carol@x.example")},
-                             {"password", std::string("Takeover-03!")},
-                             {"organization_id", 2}}),
-                       root);
-    ASSERT_EQ(user.status, 201) << user.body;
-    EXPECT_EQ(user.object()->getValue<long long>("id"), 8); // authenticatable's last id is 7 (a user)
+    // Each new user gets the id after authenticatable's last (7, a user).
+    auto newUser = [&](const std::string& name, int organization) {
+        auto r = s.post("/user",
+                        json({{"username", name},
+                              {"firstname", name},
+                              {"lastname", std::string("T")},
+                              {"email", name + "@x.example"},
+                              {"password", std::string("Takeover-03!")},
+                              {"organization_id", organization}}),
+                        root);
+        EXPECT_EQ(r.status, 201) << r.body;
+        return r.status == 201 ? r.object()->getValue<long long>("id") : 0;
+    };
+    EXPECT_EQ(newUser("carol", 2), 8);
     auto node = s.post("/node", json({{"collaboration_id", 1}, {"organization_id", 1}}), root);
     ASSERT_EQ(node.status, 201) << node.body;
     EXPECT_EQ(node.object()->getValue<long long>("id"), 9); // not 7, the next id of node's own table
@@ -393,16 +397,7 @@ TEST_P(Vantage6Takeover, NewUsersAndNodesKeepVantage6sSharedIdsAndTheFileStaysRe
     EXPECT_EQ(nodeLogin.status, 200) << nodeLogin.body;
 
     // A deleted user leaves no authenticatable row behind, as with vantage6.
-    auto gone = s.post("/user",
-                       json({{"username", std::string("dave")},
-                             {"firstname", std::string("Dave")},
-                             {"lastname", std::string("T")},
-                             {"email", std::string("dave@x.example")},
-                             {"password", std::string("Takeover-03!")},
-                             {"organization_id", 3}}),
-                       root);
-    ASSERT_EQ(gone.status, 201) << gone.body;
-    EXPECT_EQ(gone.object()->getValue<long long>("id"), 10);
+    EXPECT_EQ(newUser("dave", 3), 10);
     EXPECT_EQ(s.del("/user/10", root).status, 200);
 
     // What vantage6's joined-table inheritance needs: each user and node has its authenticatable
