@@ -456,12 +456,14 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
         } catch (const Poco::Exception& e) {
             rethrowConstraint(m, e.displayText());
         }
-        if (explicitId && !parent && dialect_ == sql::Dialect::Postgresql)
-            // The sequence does not see ids given explicitly; move it past them.
+        if (explicitId && dialect_ == sql::Dialect::Postgresql) {
+            // The sequence (the parent's, when the id comes from there) does not see ids given
+            // explicitly; move it past them.
+            const std::string owner = sql::quote(parent ? *parent : m.name());
             sql::query(session_, dialect_,
-                       "SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " +
-                           sql::quote(m.name()) + "))",
-                       {sql::quote(m.name())});
+                       "SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " + owner + "))",
+                       {owner});
+        }
     });
     if (events_) {
         auto hooks = catalog_.insertHooksOf(m.name());
