@@ -104,6 +104,8 @@ struct Database::Impl {
     std::counting_semaphore<kMaxSessions> slots;
     std::timed_mutex writeLock;
     TransactionListener* listener = nullptr;
+    // Found by migrate(), before any concurrent use; read by every store.
+    schema::Inheritance inheritance;
     // The health check's own connection (not pooled), so that it never waits behind requests.
     std::timed_mutex healthLock;
     std::optional<Poco::Data::Session> healthSession;
@@ -284,7 +286,8 @@ Database::Transaction::Transaction(Database& database, Access access, Wait wait)
         d.listener->begun(state_->write);
         state_->announced = true;
     }
-    state_->store.emplace(session, d.dialect, d.catalog, d.listener ? &d.listener->events() : nullptr);
+    state_->store.emplace(session, d.dialect, d.catalog, d.listener ? &d.listener->events() : nullptr,
+                          &d.inheritance);
 }
 
 void Database::Transaction::release(bool committed) {
@@ -404,7 +407,9 @@ Database::~Database() = default;
 void Database::migrate() {
     try {
         transaction([this](sdk::Store& store) {
-            schema::migrate(static_cast<SqlStore&>(store).session(), impl_->dialect, impl_->catalog);
+            auto& session = static_cast<SqlStore&>(store).session();
+            schema::migrate(session, impl_->dialect, impl_->catalog);
+            impl_->inheritance = schema::inheritanceOf(session, impl_->dialect, impl_->catalog);
         });
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot migrate the schema of " + impl_->uri.display() + ": " +

@@ -93,6 +93,55 @@ std::set<std::string> liveColumns(Poco::Data::Session& session, sql::Dialect dia
     return out;
 }
 
+void run(Poco::Data::Session& session, sql::Dialect dialect, const std::string& text,
+         const std::vector<sdk::Value>& params = {}) {
+    sql::execute(session, dialect, text, params);
+}
+
+bool tableExists(Poco::Data::Session& session, sql::Dialect dialect, const std::string& table) {
+    return !(dialect == sql::Dialect::Sqlite
+                 ? sql::query(session, dialect, "SELECT 1 FROM sqlite_master WHERE name = ?", {table})
+                 : sql::query(session, dialect,
+                              "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                              "AND table_name = ?",
+                              {table}))
+                .rows.empty();
+}
+
+bool isView(Poco::Data::Session& session, sql::Dialect dialect, const std::string& name) {
+    return dialect == sql::Dialect::Postgresql &&
+           !sql::query(session, dialect,
+                       "SELECT 1 FROM information_schema.views WHERE table_schema = current_schema() AND "
+                       "table_name = ?",
+                       {name})
+                .rows.empty();
+}
+
+/// On PostgreSQL, vantage6 (SQLAlchemy) names its association tables with capitals ("Member",
+/// "Permission", "UserPermission"), which SQLite matches case-insensitively and PostgreSQL does not.
+/// Where such a table exists and ours does not, a view under our name reads and writes it (a simple
+/// view is updatable), so both servers share the rows. True when `table` is such a view.
+bool shareCapitalizedTable(Poco::Data::Session& session, sql::Dialect dialect, const std::string& table,
+                           Poco::Logger& log) {
+    if (dialect != sql::Dialect::Postgresql)
+        return false;
+    if (isView(session, dialect, table))
+        return true;
+    if (tableExists(session, dialect, table))
+        return false;
+    auto found = sql::query(session, dialect,
+                            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                            "current_schema() AND table_type = 'BASE TABLE' AND lower(table_name) = ?",
+                            {table});
+    if (found.rows.size() != 1)
+        return false;
+    std::string actual = found.rows.front().front().convert<std::string>();
+    // `actual` equals the identifier `table` but for case, so it is one too: quoting it is safe.
+    run(session, dialect, "CREATE VIEW " + sql::quote(table) + " AS SELECT * FROM \"" + actual + "\"");
+    log.information("db: association table %s is vantage6's \"%s\" (a view over it)", table, actual);
+    return true;
+}
+
 std::string createModelTable(const sdk::ModelDecl& model, sql::Dialect dialect) {
     std::string ddl =
         "CREATE TABLE IF NOT EXISTS " + sql::quote(model.name()) + " (" + sql::quote("id") + " " +
@@ -104,11 +153,6 @@ std::string createModelTable(const sdk::ModelDecl& model, sql::Dialect dialect) 
                (column.nullable ? "" : " NOT NULL");
     }
     return ddl + ")";
-}
-
-void run(Poco::Data::Session& session, sql::Dialect dialect, const std::string& text,
-         const std::vector<sdk::Value>& params = {}) {
-    sql::execute(session, dialect, text, params);
 }
 
 } // namespace
@@ -149,6 +193,41 @@ std::vector<AssociationTable> associationsOf(const sdk::ModelDecl& model) {
         out.push_back({a.name, a.table, model.name(), a.target,
                        a.ownColumn.empty() ? model.name() + "_id" : a.ownColumn,
                        a.targetColumn.empty() ? a.target + "_id" : a.targetColumn});
+    return out;
+}
+
+Inheritance inheritanceOf(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog) {
+    Inheritance out;
+    if (dialect == sql::Dialect::Sqlite) {
+        for (const auto& m : catalog.models())
+            for (const auto& row : sql::query(session, dialect,
+                                              "SELECT \"table\" FROM pragma_foreign_key_list(?) WHERE "
+                                              "\"from\" = 'id' AND \"to\" = 'id'",
+                                              {m.decl.name()})
+                                       .rows)
+                out[m.decl.name()] = row.at(0).convert<std::string>();
+    } else {
+        auto rows = sql::query(
+            session, dialect,
+            "SELECT child.relname, parent.relname FROM pg_constraint c "
+            "JOIN pg_class child ON child.oid = c.conrelid JOIN pg_class parent ON parent.oid = c.confrelid "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND array_length(c.conkey, 1) = 1 AND a.attname = 'id' AND b.attname = 'id' "
+            "AND child.relnamespace = current_schema()::text::regnamespace");
+        for (const auto& row : rows.rows) {
+            auto child = row.at(0).convert<std::string>();
+            if (catalog.model(child))
+                out[child] = row.at(1).convert<std::string>();
+        }
+    }
+    // Only a parent we can write to as SQLAlchemy does: it has an `id` and a `type` discriminator.
+    for (auto it = out.begin(); it != out.end();) {
+        if (!sql::isIdentifier(it->second) || !liveColumns(session, dialect, it->second).count("type"))
+            it = out.erase(it);
+        else
+            ++it;
+    }
     return out;
 }
 
@@ -263,10 +342,14 @@ void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
         "CREATE TABLE IF NOT EXISTS " + sql::quote(kSchemaTable) +
             " (\"plugin\" TEXT PRIMARY KEY, \"fingerprint\" TEXT, \"updated_at\" TEXT)");
 
+    const auto parents = inheritanceOf(session, dialect, catalog);
     for (const auto& [plugin, model] : catalog.models()) {
         const std::string table = sql::quote(model.name());
         run(session, dialect, createModelTable(model, dialect));
         auto live = liveColumns(session, dialect, model.name());
+        const auto parent = parents.find(model.name());
+        const auto parentColumns = parent == parents.end() ? std::set<std::string>()
+                                                           : liveColumns(session, dialect, parent->second);
         for (const auto& column : columnsOf(model)) {
             if (live.count(column.name))
                 continue;
@@ -275,6 +358,13 @@ void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
             run(session, dialect,
                 "ALTER TABLE " + table + " ADD COLUMN " + sql::quote(column.name) + " " +
                     sqlType(column.type, dialect));
+            if (parentColumns.count(column.name))
+                // vantage6 keeps ip, last_seen and status of users and nodes in `authenticatable`;
+                // taken over once, when our column is added. Text, as our date-times are.
+                run(session, dialect,
+                    "UPDATE " + table + " SET " + sql::quote(column.name) + " = (SELECT CAST(p." +
+                        sql::quote(column.name) + " AS TEXT) FROM " + sql::quote(parent->second) +
+                        " p WHERE p.\"id\" = " + table + ".\"id\")");
             const auto* field = model.findField(column.name);
             if (field && !field->defaultValue.isEmpty())
                 run(session, dialect,
@@ -303,6 +393,8 @@ void migrate(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
                 "CREATE INDEX IF NOT EXISTS " + sql::quote(indexName(model.name(), {r.column()}, "idx")) +
                     " ON " + table + " (" + sql::quote(r.column()) + ")");
         for (const auto& a : associationsOf(model)) {
+            if (shareCapitalizedTable(session, dialect, a.table, log))
+                continue;
             run(session, dialect,
                 "CREATE TABLE IF NOT EXISTS " + sql::quote(a.table) + " (" + sql::quote(a.ownColumn) +
                     " BIGINT NOT NULL, " + sql::quote(a.targetColumn) + " BIGINT NOT NULL, PRIMARY KEY (" +
@@ -340,7 +432,9 @@ void dropAll(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& 
         run(session, dialect, "SET LOCAL client_min_messages TO warning");
     for (const auto& m : catalog.models())
         for (const auto& a : associationsOf(m.decl))
-            run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(a.table));
+            run(session, dialect,
+                (isView(session, dialect, a.table) ? "DROP VIEW IF EXISTS " : "DROP TABLE IF EXISTS ") +
+                    sql::quote(a.table));
     for (const auto& m : catalog.models())
         run(session, dialect, "DROP TABLE IF EXISTS " + sql::quote(m.decl.name()));
     for (const auto* table : kKernelTables)

@@ -5,6 +5,7 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/sql.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,14 @@ struct AssociationTable {
     std::string targetColumn;
 };
 std::vector<AssociationTable> associationsOf(const sdk::ModelDecl& model);
+
+/// Joined-table inheritance in the live database, as vantage6 (SQLAlchemy) makes it: a model table
+/// whose `id` is a foreign key to another table's `id` (vantage6's `user` and `node` are each also a
+/// row of `authenticatable`, one id sequence for both). Model table -> parent table; our own schema
+/// has none. The store gives each new row its parent row first (with `type` = the model's name, the
+/// discriminator SQLAlchemy reads) and removes it with the row.
+using Inheritance = std::map<std::string, std::string>;
+Inheritance inheritanceOf(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog);
 
 /// Declarations that cannot become tables (bad or clashing names), each naming plugin and model.
 std::vector<std::string> check(const Catalog& catalog);

@@ -124,8 +124,17 @@ std::vector<std::string> sqliteColumns(const std::string& message, const std::st
 } // namespace
 
 SqlStore::SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
-                   sdk::Events* events)
-    : session_(session), dialect_(dialect), catalog_(catalog), events_(events) {}
+                   sdk::Events* events, const schema::Inheritance* inheritance)
+    : session_(session), dialect_(dialect), catalog_(catalog), events_(events), inheritance_(inheritance) {}
+
+std::optional<std::string> SqlStore::parentOf(const sdk::ModelDecl& m) const {
+    if (!inheritance_)
+        return std::nullopt;
+    auto it = inheritance_->find(m.name());
+    if (it == inheritance_->end())
+        return std::nullopt;
+    return it->second;
+}
 
 const sdk::ModelDecl& SqlStore::model(const std::string& name) const {
     if (const auto* m = catalog_.model(name))
@@ -328,8 +337,14 @@ std::vector<sdk::Record> SqlStore::records(const sdk::ModelDecl& m, const std::s
                                            const std::vector<sdk::Value>& params) {
     auto columns = schema::columnsOf(m);
     std::string list;
-    for (const auto& c : columns)
-        list += (list.empty() ? "" : ", ") + sql::quote(c.name);
+    for (const auto& c : columns) {
+        list += list.empty() ? "" : ", ";
+        // As text whatever the column's type: drivers turn a DATETIME or TIMESTAMP column (vantage6's
+        // schema) into a date-time without its microseconds.
+        list += c.type == sdk::FieldType::DateTime
+                    ? "CAST(" + sql::quote(c.name) + " AS TEXT) AS " + sql::quote(c.name)
+                    : sql::quote(c.name);
+    }
     auto rows =
         sql::query(session_, dialect_, "SELECT " + list + " FROM " + sql::quote(m.name()) + tail, params);
     std::vector<sdk::Record> out;
@@ -403,9 +418,18 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
         values.erase("id");
     requireValues(m, values, true, "create");
 
+    // Joined-table inheritance (vantage6's authenticatable): the parent row comes first and gives
+    // the id, so that users and nodes keep sharing one id sequence.
+    const auto parent = parentOf(m);
+    if (parent && !explicitId)
+        values["id"] = Poco::Int64(0); // a place in the column list; the parent's id replaces it
+
     std::string columns, marks;
     std::vector<sdk::Value> params;
+    std::size_t idParam = 0;
     for (const auto& [key, value] : values) {
+        if (key == "id")
+            idParam = params.size();
         columns += (columns.empty() ? "" : ", ") + sql::quote(key);
         marks += marks.empty() ? "?" : ", ?";
         params.push_back(value);
@@ -416,16 +440,30 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
     sdk::Id id = 0;
     atomically([&] {
         try {
+            if (parent && explicitId)
+                sql::execute(session_, dialect_,
+                             "INSERT INTO " + sql::quote(*parent) + " (\"id\", \"type\") VALUES (?, ?)",
+                             {params[idParam], m.name()});
+            else if (parent)
+                params[idParam] = sql::query(session_, dialect_,
+                                             "INSERT INTO " + sql::quote(*parent) +
+                                                 " (\"type\") VALUES (?) RETURNING \"id\"",
+                                             {m.name()})
+                                      .rows.at(0)
+                                      .at(0)
+                                      .convert<Poco::Int64>();
             id = sql::query(session_, dialect_, text, params).rows.at(0).at(0).convert<sdk::Id>();
         } catch (const Poco::Exception& e) {
             rethrowConstraint(m, e.displayText());
         }
-        if (explicitId && dialect_ == sql::Dialect::Postgresql)
-            // The sequence does not see ids given explicitly; move it past them.
+        if (explicitId && dialect_ == sql::Dialect::Postgresql) {
+            // The sequence (the parent's, when the id comes from there) does not see ids given
+            // explicitly; move it past them.
+            const std::string owner = sql::quote(parent ? *parent : m.name());
             sql::query(session_, dialect_,
-                       "SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " +
-                           sql::quote(m.name()) + "))",
-                       {sql::quote(m.name())});
+                       "SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " + owner + "))",
+                       {owner});
+        }
     });
     if (events_) {
         auto hooks = catalog_.insertHooksOf(m.name());
@@ -553,6 +591,8 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
                              {target});
         }
     sql::execute(session_, dialect_, "DELETE FROM " + sql::quote(m.name()) + " WHERE \"id\" = ?", {target});
+    if (auto parent = parentOf(m))
+        sql::execute(session_, dialect_, "DELETE FROM " + sql::quote(*parent) + " WHERE \"id\" = ?", {target});
 }
 
 namespace {

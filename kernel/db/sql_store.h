@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/catalog/catalog.h"
+#include "kernel/db/schema.h"
 #include "kernel/db/sql.h"
 
 #include <dq/sdk/services.h>
@@ -18,8 +19,9 @@ namespace dq::kernel {
 class SqlStore : public sdk::Store {
 public:
     /// `events` goes to the models' insert hooks; without it they do not run (schema tools, tests).
+    /// `inheritance`: the parent tables found by the last migration (schema::inheritanceOf).
     SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
-             sdk::Events* events = nullptr);
+             sdk::Events* events = nullptr, const schema::Inheritance* inheritance = nullptr);
 
     std::optional<sdk::Record> find(const std::string& model, sdk::Id id) override;
     std::vector<sdk::Record> select(const std::string& model, const sdk::Query& query = {}) override;
@@ -57,11 +59,14 @@ private:
     /// anything else unchanged. Call from a catch block.
     [[noreturn]] void rethrowConstraint(const sdk::ModelDecl& model, const std::string& message) const;
     void removeRow(const sdk::ModelDecl& model, sdk::Id id);
+    /// The table `model` inherits its id from (joined-table inheritance), if any.
+    std::optional<std::string> parentOf(const sdk::ModelDecl& model) const;
 
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
     const Catalog& catalog_;
     sdk::Events* events_;
+    const schema::Inheritance* inheritance_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
 };

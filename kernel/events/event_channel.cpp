@@ -7,7 +7,6 @@
 #include "kernel/events/socketio/websocket_codec.h"
 
 #include <Poco/Base64Encoder.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
@@ -633,7 +632,7 @@ struct EventChannel::Impl {
     std::string presenceExpiry() const {
         Poco::Timestamp until;
         until += Poco::Timestamp::TimeDiff(settings.presenceTimeoutMs) * 1000;
-        return Poco::DateTimeFormatter::format(until, "%Y-%m-%dT%H:%M:%S.%F");
+        return sdk::storedDateTime(until);
     }
 
     /// Extends this process's presence rows of `nodes`, creating the missing ones.

@@ -6,7 +6,6 @@
 
 #include "kernel/events/socketio/packet.h"
 
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
@@ -63,7 +62,7 @@ Poco::Logger& log() {
 std::string utcBefore(std::chrono::seconds age) {
     Poco::Timestamp then;
     then -= Poco::Timespan(static_cast<long>(age.count()), 0);
-    return Poco::DateTimeFormatter::format(then, "%Y-%m-%dT%H:%M:%S.%F");
+    return sdk::storedDateTime(then);
 }
 
 Poco::Dynamic::Var parsePayload(const std::string& json) {

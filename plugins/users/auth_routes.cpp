@@ -2,7 +2,6 @@
 // and nodes) and PATCH /password/change (vantage6 §1.1, §1.2, §4).
 #include "users.h"
 
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Timespan.h>
 #include <Poco/Timestamp.h>
 
@@ -58,11 +57,6 @@ void tellBlocked(sdk::Services& services, const Record& user, std::int64_t minut
     }
 }
 
-/// A time in the storage form of date-times (as sdk::nowUtc() writes them).
-std::string storedTime(const Poco::Timestamp& time) {
-    return Poco::DateTimeFormatter::format(time, "%Y-%m-%dT%H:%M:%S.%F");
-}
-
 /// Counts one password check of `user` before bcrypt runs, in one statement, so that concurrent
 /// guesses cannot overtake each other: nullopt when the account is locked (at the limit and within
 /// the lock time), else the count including this attempt. A lock that has run out starts over at 1.
@@ -75,7 +69,7 @@ std::optional<std::int64_t> reserveAttempt(sdk::Store& store, Id user, std::int6
         "THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END, last_login_attempt = ? "
         "WHERE id = ? AND (COALESCE(failed_login_attempts, 0) < ? OR last_login_attempt IS NULL "
         "OR last_login_attempt < ?) RETURNING failed_login_attempts",
-        {maxAttempts, storedTime(now), user, maxAttempts, storedTime(lockStart)});
+        {maxAttempts, sdk::storedDateTime(now), user, maxAttempts, sdk::storedDateTime(lockStart)});
     if (rows.rows.empty())
         return std::nullopt;
     return rows.rows.front().front().convert<std::int64_t>();

@@ -296,17 +296,50 @@ std::optional<std::string> parseDateTime(const std::string& text) {
         int offsetMinutes = std::stoi(tz.substr(1, 2)) * 60 + std::stoi(tz.substr(3, 2));
         dt -= Poco::Timespan(0, 0, sign * offsetMinutes, 0, 0);
     }
-    return Poco::DateTimeFormatter::format(dt, "%Y-%m-%dT%H:%M:%S.") + fraction;
+    return Poco::DateTimeFormatter::format(dt, "%Y-%m-%d %H:%M:%S.") + fraction;
+}
+
+std::string storedDateTime(const Poco::Timestamp& time) {
+    return Poco::DateTimeFormatter::format(time, "%Y-%m-%d %H:%M:%S.%F");
 }
 
 std::string nowUtc() {
-    return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%F");
+    return storedDateTime(Poco::Timestamp());
 }
 
 std::string renderDateTime(const std::string& stored) {
-    if (stored.empty())
+    // The one place that decides how a date-time looks in JSON; every writer calls it. Hand-parsed:
+    // lists render thousands of these.
+    auto digits = [&](std::size_t from, std::size_t n) {
+        if (from + n > stored.size())
+            return false;
+        for (std::size_t i = from; i < from + n; ++i)
+            if (stored[i] < '0' || stored[i] > '9')
+                return false;
+        return true;
+    };
+    // "YYYY-MM-DD?HH:MM:SS": 19 characters.
+    if (!(digits(0, 4) && stored[4] == '-' && digits(5, 2) && stored[7] == '-' && digits(8, 2) &&
+          (stored[10] == 'T' || stored[10] == ' ') && digits(11, 2) && stored[13] == ':' && digits(14, 2) &&
+          stored[16] == ':' && digits(17, 2)))
         return stored;
-    return stored + "+00:00";
+    std::size_t pos = 19;
+    std::string fraction;
+    if (pos < stored.size() && stored[pos] == '.') {
+        std::size_t begin = ++pos;
+        while (pos < stored.size() && stored[pos] >= '0' && stored[pos] <= '9')
+            ++pos;
+        if (pos == begin || pos - begin > 9)
+            return stored;
+        fraction = (stored.substr(begin, pos - begin) + "00000").substr(0, 6);
+    }
+    const std::string zone = stored.substr(pos);
+    if (!(zone.empty() || zone == "Z" || zone == "+00:00" || zone == "+0000" || zone == "-00:00"))
+        return stored;
+    std::string out = stored.substr(0, 10) + "T" + stored.substr(11, 8);
+    if (!fraction.empty() && fraction != "000000")
+        out += "." + fraction;
+    return out + "+00:00";
 }
 
 } // namespace dq::sdk

@@ -106,12 +106,12 @@ TEST_P(NodeFlow, TaskRunsThroughBothNodesAndEndsCompleted) {
     auto started =
         s.patch(resultPath, json({{"started_at", std::string("2024-01-01T09:00:00.000000")}}), nodeTokens[0]);
     ASSERT_EQ(started.status, 200) << started.body;
-    EXPECT_EQ(started.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00.000000+00:00");
+    EXPECT_EQ(started.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00+00:00");
     EXPECT_EQ(started.object()->getValue<std::string>("status"), "pending");
     EXPECT_EQ(started.object()->getValue<std::string>("input"), "{\"method\":\"avg\"}");
     auto active = s.patch(resultPath, json({{"status", std::string("active")}}), nodeTokens[0]);
     ASSERT_EQ(active.status, 200) << active.body;
-    EXPECT_EQ(active.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00.000000+00:00");
+    EXPECT_EQ(active.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00+00:00");
     ASSERT_EQ(events.named("status_update").size(), 2u);
     EXPECT_EQ(events.named("status_update")[1].room, room);
     EXPECT_EQ(
@@ -149,7 +149,7 @@ TEST_P(NodeFlow, TaskRunsThroughBothNodesAndEndsCompleted) {
     ASSERT_EQ(done.status, 200) << done.body;
     EXPECT_EQ(done.object()->getValue<std::string>("result"), "b64-result");
     EXPECT_EQ(done.object()->getValue<std::string>("log"), "all good");
-    EXPECT_EQ(done.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00.000000+00:00");
+    EXPECT_EQ(done.object()->getValue<std::string>("started_at"), "2024-01-01T09:00:00+00:00");
     auto again = s.patch(resultPath, json({{"status", std::string("active")}}), nodeTokens[0]);
     EXPECT_EQ(again.status, 400);
     EXPECT_EQ(again.msg(), "Cannot update an already finished result!");
@@ -171,7 +171,7 @@ TEST_P(NodeFlow, TaskRunsThroughBothNodesAndEndsCompleted) {
     auto t = finished.object();
     EXPECT_TRUE(t->getValue<bool>("complete"));
     EXPECT_EQ(t->getValue<std::string>("status"), "completed");
-    EXPECT_EQ(t->getValue<std::string>("finished_at"), "2024-01-01T11:30:00.000000+00:00");
+    EXPECT_EQ(t->getValue<std::string>("finished_at"), "2024-01-01T11:30:00+00:00");
     auto nested = t->getArray("results");
     ASSERT_EQ(nested->size(), 2u);
     EXPECT_EQ(nested->getObject(0)->getValue<long long>("organization"), f.orgs[0]);

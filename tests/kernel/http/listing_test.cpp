@@ -155,7 +155,7 @@ TEST(Filters, DatesAreParsedAndABareTillDateCoversTheDay) {
     sdk::Query q;
     kernel::applyFilters(request({{"seen_till", "2023-01-31"}}), model(), filters, q);
     ASSERT_EQ(q.where.size(), 1u);
-    EXPECT_EQ(q.where[0].value.extract<std::string>(), "2023-01-31T23:59:59.999999");
+    EXPECT_EQ(q.where[0].value.extract<std::string>(), "2023-01-31 23:59:59.999999");
     EXPECT_THROW(kernel::applyFilters(request({{"seen_till", "yesterday"}}), model(), filters, q),
                  sdk::BadRequest);
 }

@@ -6,6 +6,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/Timestamp.h>
 #include <limits>
 #include <map>
 #include <optional>
@@ -168,11 +169,18 @@ private:
 };
 
 /// Parses ISO 8601 ("2023-01-01T10:00:00", optional fraction, "Z" or "+hh:mm") into the storage
-/// form "YYYY-MM-DDTHH:MM:SS.ffffff" in UTC; nullopt when it is not a date-time.
+/// form in UTC (see storedDateTime); nullopt when it is not a date-time.
 std::optional<std::string> parseDateTime(const std::string& text);
+/// `time` in the storage form of date-times, "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC): the form
+/// vantage6 (SQLAlchemy) writes, so that vantage6 can still read a database this server wrote to.
+/// Since SDK ABI 2.1.
+std::string storedDateTime(const Poco::Timestamp& time);
 /// The current time in storage form.
 std::string nowUtc();
-/// A stored date-time as the API shows it: ISO 8601 with "+00:00".
+/// A stored date-time as the API shows it, as vantage6 does (Python's isoformat with "+00:00"):
+/// "2026-12-01T03:01:07.467037+00:00", without the fraction when it is zero. Reads every stored
+/// form: 'T' or ' ' between date and time, 0 to 9 fraction digits (PostgreSQL drops trailing
+/// zeros), an optional "Z" or "+00:00". Text that is no date-time comes back unchanged.
 std::string renderDateTime(const std::string& stored);
 
 } // namespace dq::sdk

@@ -17,7 +17,7 @@ enum class FieldType {
     Real,     ///< double
     Text,     ///< UTF-8 string
     Boolean,  ///< stored as 0/1, rendered as true/false
-    DateTime, ///< naive UTC, stored as "YYYY-MM-DDTHH:MM:SS.ffffff", rendered with "+00:00"
+    DateTime, ///< naive UTC, stored as "YYYY-MM-DD HH:MM:SS.ffffff" (as vantage6), rendered with "+00:00"
 };
 
 /// How a relation appears in JSON: a HATEOAS link `{"id","link","methods"}` or the raw id.
