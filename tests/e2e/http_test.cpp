@@ -25,7 +25,7 @@ TEST(KernelRoutes, VersionReportsServerKernelAbiAndPlugins) {
     ASSERT_EQ(r.status, 200);
     auto body = r.object();
     EXPECT_EQ(body->getValue<std::string>("version"), "3.11.1");
-    EXPECT_EQ(body->getValue<std::string>("sdk_abi"), "2.0");
+    EXPECT_EQ(body->getValue<std::string>("sdk_abi"), "2.1");
     EXPECT_TRUE(body->getObject("plugins")->has("organizations"));
 }
 

@@ -498,6 +498,46 @@ print("MISSING=%s" % db.Task.get(999999))
     EXPECT_EQ(printed(run, "MISSING"), "None");
 }
 
+// vantage6's shell takes a dict as a result's input: a text field stores a dict or list as JSON text,
+// reads it back as that text, and the API shows the same text. Other mismatches stay TypeErrors.
+TEST_F(ShellTest, DictOrListForATextFieldIsStoredAsJsonText) {
+    auto run = shell(R"PY(
+import datetime
+org = db.Organization(name="Json org"); org.save()
+c = db.Collaboration(name="json collab", organizations=[org]); c.save()
+t = db.Task(name="t", image="img", collaboration=c, run_id=db.Task.next_run_id(), database="default", initiator=org)
+t.save()
+r = db.Result(input={"method": "avg", "kwargs": {"column": "age"}}, organization=org, task=t,
+              assigned_at=datetime.datetime.now())
+r.save()
+print("RESULT=%d" % r.id)
+print("INPUT=%r" % db.Result.get(r.id).input)
+r.log = ["line one", "line two"]
+r.save()
+print("LOG=%r" % db.Result.get(r.id).log)
+for field, value in (("run_id", {"a": 1}), ("started_at", {"a": 1}), ("encrypted", [True])):
+    target = c if field == "encrypted" else (t if field == "run_id" else r)
+    try:
+        setattr(target, field, value)
+        print("ACCEPTED=%s" % field)
+    except TypeError as e:
+        print("REFUSED_%s=%s" % (field, e))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "INPUT"), R"('{"method": "avg", "kwargs": {"column": "age"}}')");
+    EXPECT_EQ(printed(run, "LOG"), R"('["line one", "line two"]')");
+    EXPECT_EQ(run.out.find("ACCEPTED"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "REFUSED_run_id"), "Task.run_id takes an int, not {'a': 1}");
+    EXPECT_NE(printed(run, "REFUSED_started_at").find("Result.started_at takes a datetime"), std::string::npos);
+    EXPECT_EQ(printed(run, "REFUSED_encrypted"), "Collaboration.encrypted takes True or False, not [True]");
+
+    startServer();
+    auto token = login("root", "root");
+    auto result = http("GET", "/result/" + printed(run, "RESULT"), "", token);
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_EQ(result.object()->getValue<std::string>("input"), R"({"method": "avg", "kwargs": {"column": "age"}})");
+}
+
 TEST_F(ShellTest, GeneratesAClassPerDeclaredModel) {
     auto run = shell(R"PY(
 print("CLASSES=%s" % sorted(n for n in dir(db) if n[:1].isupper() and n not in ("Error", "Scope", "Operation")))
