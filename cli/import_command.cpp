@@ -41,7 +41,11 @@ ImportValue toImportValue(const YAML::Node& node, const std::string& path) {
         value.kind = ImportValue::Kind::Map;
         for (const auto& entry : node) {
             auto key = entry.first.Scalar();
-            value.entries.emplace_back(key, toImportValue(entry.second, path.empty() ? key : path + "." + key));
+            auto item = toImportValue(entry.second, path.empty() ? key : path + "." + key);
+            // An empty value (`place:`) is marked where the next token starts: name the key's line.
+            if (item.isNull())
+                item.line = entry.first.Mark().line + 1;
+            value.entries.emplace_back(key, std::move(item));
         }
         break;
     default: // a key without a value (`address2:`) is null, as in vantage6's loader
