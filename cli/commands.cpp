@@ -114,8 +114,10 @@ const std::vector<BuiltIn>& builtIns() {
           "import organizations, users, collaborations, nodes and tasks from a YAML file",
           "Imports organizations (with their users), collaborations (with a node per participant and\n"
           "the listed tasks) from a YAML file, in one transaction: a bad file changes nothing and the\n"
-          "error names the entry and key. Existing entities (by name, username, organization and\n"
-          "collaboration) are updated or left as they are; the summary counts both.\n"
+          "error names the entry, key and line. Existing entities (by name, username, organization and\n"
+          "collaboration) are updated or left as they are; the summary counts both. The k-th entry of\n"
+          "an image in a collaboration's tasks is its k-th task with that image: importing again adds none.\n"
+          "Each key belongs to the enabled plugin that declares it (plugins may add keys of their own).\n"
           "Imported users get the Root role, as vantage6's import does: change that for real accounts.\n"
           "Node api keys are stored hashed.",
           {{"drop-all", "wipe the database first (only when allow_drop_all: true)", true}},

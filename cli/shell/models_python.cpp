@@ -8,6 +8,7 @@ namespace dq::cli::shell {
 const char* const kModelsPython = R"PY(
 import datetime as _dt
 import enum as _enum
+import json as _json
 import os as _os
 import sys as _sys
 import traceback as _traceback
@@ -99,6 +100,13 @@ def _to_store(cls, field, value):
         raise TypeError("%s takes a number, not %r" % (where, value))
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
+    # vantage6's shell takes a dict as a result's input (`db.Result(input={...})`): stored as the
+    # JSON text the API would show.
+    if isinstance(value, (dict, list)):
+        try:
+            return _json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError("%s takes text, or a dict or list that is JSON: %s" % (where, e)) from None
     raise TypeError("%s takes text, not %s" % (where, type(value).__name__))
 
 

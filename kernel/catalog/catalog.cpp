@@ -12,6 +12,11 @@ std::string ruleName(const sdk::RuleDecl& r) {
     return r.resource + ":" + sdk::toString(r.scope) + ":" + sdk::toString(r.operation);
 }
 
+/// "organizations.users": where an import section's key sits in the file.
+std::string placeOf(const sdk::ImportSectionDecl& section) {
+    return section.within.empty() ? section.key : section.within + "." + section.key;
+}
+
 std::string joinPath(const std::vector<std::string>& path) {
     std::string out;
     for (const auto& part : path)
@@ -113,6 +118,21 @@ public:
                                          {model, [lib = keepAlive_, h = std::move(hook)](
                                                      sdk::Store& store, sdk::Events& events,
                                                      const sdk::Record& row) { h(store, events, row); }}});
+    }
+
+    void importSection(sdk::ImportSectionDecl section) override {
+        checkOpen("import section " + section.key);
+        for (const auto& d : catalog_.importSections_)
+            if (d.decl.key == section.key && d.decl.within == section.within)
+                catalog_.conflict("import section '" + placeOf(section) + "'", d.plugin, plugin_);
+        // Each section object keeps the plugin's library loaded while it exists (its code is there).
+        section.create = [lib = keepAlive_, c = std::move(section.create)]() -> std::shared_ptr<sdk::ImportSection> {
+            auto made = c();
+            auto holder = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<sdk::ImportSection>>>(
+                lib, made);
+            return std::shared_ptr<sdk::ImportSection>(holder, made.get());
+        };
+        catalog_.importSections_.push_back({plugin_, std::move(section)});
     }
 
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
@@ -251,6 +271,7 @@ void Catalog::clear() {
     filters_.clear();
     decorators_.clear();
     insertHooks_.clear();
+    importSections_.clear();
     services_.clear();
 }
 
@@ -264,6 +285,7 @@ void Catalog::forget(const std::string& plugin) {
     std::erase_if(filters_, byPlugin);
     std::erase_if(decorators_, byPlugin);
     std::erase_if(insertHooks_, byPlugin);
+    std::erase_if(importSections_, byPlugin);
     std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });
     const std::string named = "plugin '" + plugin + "'";
     std::erase_if(conflicts_, [&](const std::string& c) { return c.find(named) != std::string::npos; });

@@ -55,6 +55,8 @@ public:
     std::vector<sdk::FilterDecl> filtersOf(const std::string& model) const;
     std::vector<sdk::Decorator> decoratorsOf(const std::string& model) const;
     std::vector<sdk::InsertHook> insertHooksOf(const std::string& model) const;
+    /// The import sections, in declaration order: the plugins' dependency order.
+    const std::vector<Declared<sdk::ImportSectionDecl>>& importSections() const { return importSections_; }
     std::shared_ptr<sdk::Service> service(const std::string& name) const;
     const std::map<std::string, Declared<std::shared_ptr<sdk::Service>>>& services() const {
         return services_;
@@ -83,6 +85,7 @@ private:
     std::vector<Declared<std::pair<std::string, sdk::FilterDecl>>> filters_;
     std::vector<Declared<std::pair<std::string, sdk::Decorator>>> decorators_;
     std::vector<Declared<std::pair<std::string, sdk::InsertHook>>> insertHooks_;
+    std::vector<Declared<sdk::ImportSectionDecl>> importSections_;
     std::map<std::string, Declared<std::shared_ptr<sdk::Service>>> services_;
 };
 

@@ -21,6 +21,9 @@ sdk::Response removeCollaborationNode(sdk::RequestContext& ctx);
 sdk::Response listCollaborationTasks(sdk::RequestContext& ctx);
 sdk::Response listOrganizationCollaborations(sdk::RequestContext& ctx);
 
+// ---- `collaborations:` of `vserver import` (import_section.cpp) ----
+void declareImportSection(sdk::Registry& registry);
+
 // ---- Commands (commands.cpp) ----
 int listCommand(sdk::CommandContext& ctx);
 int createCommand(sdk::CommandContext& ctx);

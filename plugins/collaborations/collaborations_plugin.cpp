@@ -106,6 +106,7 @@ public:
                           "",
                           createCommand});
         registry.command({{"collaboration", "show"}, "Show one collaboration", {}, "ID", showCommand});
+        declareImportSection(registry);
 
         // ---- Services ----
         registry.provide(kMembershipService, std::make_shared<MemberTable>());

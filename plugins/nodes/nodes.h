@@ -57,6 +57,9 @@ sdk::Response nodeLogin(sdk::RequestContext& ctx, NodesState& state);
 sdk::Response resetApiKey(sdk::RequestContext& ctx, NodesState& state);
 sdk::Response listOrganizationNodes(sdk::RequestContext& ctx);
 
+// ---- `participants:` of each collaboration in `vserver import` (import_section.cpp) ----
+void declareImportSection(sdk::Registry& registry, const std::shared_ptr<NodesState>& state);
+
 // ---- Commands (commands.cpp) ----
 
 int listCommand(sdk::CommandContext& ctx);

@@ -140,6 +140,8 @@ public:
         registry.command(
             {{"node", "reset-key"}, "Give a node a new API key and print it", {}, "ID", resetKeyCommand});
 
+        declareImportSection(registry, state_);
+
         // ---- Services ----
         registry.provide(kNodeIdentityService, std::make_shared<NodeIdentity>());
     }

@@ -14,5 +14,7 @@ inline const std::vector<std::string> kEditableFields{"name",    "domain",  "add
 
 void declareRoutes(sdk::Registry& registry);
 void declareCommands(sdk::Registry& registry);
+/// The `organizations:` section of `vserver import` (import_section.cpp).
+void declareImportSection(sdk::Registry& registry);
 
 } // namespace dq::plugins::organizations

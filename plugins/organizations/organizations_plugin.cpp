@@ -58,6 +58,7 @@ public:
 
         declareRoutes(registry);
         declareCommands(registry);
+        declareImportSection(registry);
     }
 };
 

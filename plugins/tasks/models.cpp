@@ -151,4 +151,11 @@ void declareFilters(sdk::Registry& registry) {
                                                    " ON t.id = r.task_id WHERE t.run_id = ?)"));
 }
 
+Id nextRunId(sdk::Store& store) {
+    auto rows = store.query("SELECT MAX(run_id) FROM task");
+    if (rows.rows.empty() || rows.rows.front().empty() || rows.rows.front().front().isEmpty())
+        return 1;
+    return rows.rows.front().front().convert<Id>() + 1;
+}
+
 } // namespace dq::plugins::tasks

@@ -71,13 +71,6 @@ std::string joinIds(const std::vector<Id>& ids) {
     return out;
 }
 
-Id nextRunId(sdk::Store& store) {
-    auto rows = store.query("SELECT MAX(run_id) FROM task");
-    if (rows.rows.empty() || rows.rows.front().empty() || rows.rows.front().front().isEmpty())
-        return 1;
-    return rows.rows.front().front().convert<Id>() + 1;
-}
-
 bool listed(const std::vector<sdk::Value>& values, const std::string& wanted) {
     return std::any_of(values.begin(), values.end(), [&](const sdk::Value& v) {
         return !v.isEmpty() && v.convert<std::string>() == wanted;

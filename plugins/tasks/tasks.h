@@ -22,6 +22,13 @@ sdk::ModelDecl portModel();
 /// The list filters of /task, /result and /port (registered on the models, so every list of those
 /// models, also ones served by other plugins, understands them).
 void declareFilters(sdk::Registry& registry);
+/// One more than the highest run_id: a new task's own run.
+Id nextRunId(sdk::Store& store);
+
+// ---- import_section.cpp ----
+
+/// The `tasks:` list of each collaboration in `vserver import`.
+void declareImportSection(sdk::Registry& registry);
 
 // ---- views.cpp ----
 

@@ -41,6 +41,7 @@ public:
         declareFilters(registry);
         declareRules(registry);
         declareRoutes(registry);
+        declareImportSection(registry);
         registry.provide(sdk::kContainerIdentityService, std::make_shared<ContainerIdentity>());
     }
 

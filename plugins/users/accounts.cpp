@@ -148,6 +148,13 @@ std::shared_ptr<sdk::IdentityProvider> makeIdentityProvider() {
     return std::make_shared<UserIdentity>();
 }
 
+std::optional<Id> rootRole(sdk::Store& store) {
+    Query q;
+    q.add(Condition::equal("name", "Root")).add(Condition::isNull("organization_id"));
+    auto roles = store.select("role", q);
+    return roles.empty() ? std::nullopt : std::optional<Id>(roles.front().id);
+}
+
 void ensureRootUser(sdk::Services& services) {
     services.transaction([&](sdk::Store& store) {
         if (findByUsername(store, "root"))
@@ -171,14 +178,12 @@ void ensureRootUser(sdk::Services& services) {
             .set("organization_id", org);
         Id id = store.insert("user", user);
 
-        Query rootRole;
-        rootRole.add(Condition::equal("name", "Root")).add(Condition::isNull("organization_id"));
-        auto roles = store.select("role", rootRole);
-        if (roles.empty())
+        auto root = rootRole(store);
+        if (!root)
             throw std::runtime_error(
                 "users: the role 'Root' does not exist, so the root user would hold no rules; "
                 "the roles plugin must start before users");
-        store.setAssociated("user", id, "roles", {roles.front().id});
+        store.setAssociated("user", id, "roles", {*root});
         services.log().warning("users: created the user 'root' with the DEFAULT PASSWORD 'root' "
                                "(organization 'root', role Root). "
                                "Change it now: PATCH /api/password/change as root, or `vserver user "

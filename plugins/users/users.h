@@ -31,6 +31,11 @@ std::shared_ptr<sdk::IdentityProvider> makeIdentityProvider();
 /// Creates organization "root" and user root/root with role Root when there is no user "root".
 void ensureRootUser(sdk::Services& services);
 
+/// The role "Root" (of no organization): every rule. nullopt before the roles plugin made it.
+std::optional<sdk::Id> rootRole(sdk::Store& store);
+/// The `users:` section in each organization of `vserver import` (import_section.cpp).
+void declareImportSection(sdk::Registry& registry);
+
 /// The password policy of vantage6: "" when `password` is fine, else what is wrong with it.
 std::string passwordProblem(const std::string& password);
 

@@ -20,6 +20,7 @@ public:
         declareAuthRoutes(registry, dummyHash_);
         declareRecoveryRoutes(registry);
         declareCommands(registry);
+        declareImportSection(registry);
         registry.provide(sdk::kUserIdentityService, makeIdentityProvider());
     }
 

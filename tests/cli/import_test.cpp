@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -174,6 +175,183 @@ TEST_P(ImportNextToServer, KillNineLeavesAllOrNothingAndTheServerStarts) {
 }
 
 DQ_ON_BOTH_DATABASES(ImportNextToServer);
+
+/// `vserver import FILE` on the server's configuration and database; its exit code and output.
+struct ImportRun {
+    int code = -1;
+    std::string output;
+};
+ImportRun runImport(TestServer& s, const std::string& file) {
+    std::string command = std::string("'") + DQ_VSERVER + "' import '" + file + "' --config '" + s.configFile() +
+                          "' --data-dir '" + s.dataDir() + "' 2>&1";
+    ImportRun run;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    char buffer[4096];
+    while (auto n = std::fread(buffer, 1, sizeof buffer, pipe))
+        run.output.append(buffer, n);
+    int status = ::pclose(pipe);
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+long long rows(TestServer& s, const std::string& sql) {
+    long long n = -1;
+    s.transaction([&](sdk::Store& store) { n = store.query(sql).rows.at(0).at(0).convert<long long>(); });
+    return n;
+}
+
+// The shape of the batch-import example of vantage6's documentation, unchanged: `address2:` without
+// a value, `public_key` given for some organizations and not for others, users with only a username
+// and a password, and one collaboration listing the same image twice.
+const char* kVantage6StyleFile = R"(organizations:
+
+  - name:       Alder Institute
+    domain:     alder.example
+    address1:   Canal Street 8
+    address2:
+    zipcode:    3511AB
+    country:    Netherlands
+    users:
+      - username: admin-alder
+        password: password
+      - username: kim@alder.example
+        password: password
+    public_key: PUBLIC_KEY
+
+  - name:       Birch Clinic
+    domain:     birch.example
+    address1:   Forest Lane 2
+    address2:
+    zipcode:    1234CD
+    country:    Belgium
+    users:
+      - username: admin@birch.example
+        password: password
+    public_key: PUBLIC_KEY
+
+  - name:       Cedar Lab
+    domain:     cedar.example
+    address1:   Hill Road 40
+    address2:
+    zipcode:    54331
+    country:    Germany
+    users:
+      - username: admin@cedar.example
+        password: password
+
+collaborations:
+
+  - name: RIVER
+    participants:
+      - name: Alder Institute
+        api_key: 123e4567-e89b-12d3-a456-426614174101
+      - name: Birch Clinic
+        api_key: 123e4567-e89b-12d3-a456-426614174102
+      - name: Cedar Lab
+        api_key: 123e4567-e89b-12d3-a456-426614174103
+    tasks: ["hello-world"]
+    encrypted: false
+
+  - name: DELTA
+    participants:
+      - name: Birch Clinic
+        api_key: 123e4567-e89b-12d3-a456-426614174104
+      - name: Cedar Lab
+        api_key: 123e4567-e89b-12d3-a456-426614174105
+    tasks: ["hello-world", "hello-world"]
+    encrypted: false
+)";
+
+class ImportFile : public BothDatabases {};
+
+TEST_P(ImportFile, Vantage6FileImportsUnchangedTheSameImageTwiceMakesTwoTasksAndAgainAddsNothing) {
+    auto& s = server();
+    std::string text = kVantage6StyleFile;
+    const std::string key = "LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUlJQ0lqQU5CZ2txaGtpRzl3MEJBUUVGQUFPQ0FnOEFNSUlDQ2dLQ0FnRUF2QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQotLS0tLUVORCBQVUJMSUMgS0VZLS0tLS0K";
+    for (auto at = text.find("PUBLIC_KEY"); at != std::string::npos; at = text.find("PUBLIC_KEY"))
+        text.replace(at, 10, key);
+    const std::string file = s.dataDir() + "/batch_import.yaml";
+    std::ofstream(file) << text;
+
+    auto first = runImport(s, file);
+    ASSERT_EQ(first.code, 0) << first.output;
+    EXPECT_NE(first.output.find("tasks          3 created, 0 updated, 0 unchanged"), std::string::npos)
+        << first.output;
+    const std::string delta = "(SELECT id FROM collaboration WHERE name = 'DELTA')";
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM task WHERE image = 'hello-world' AND collaboration_id = " + delta), 2);
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM result WHERE task_id IN (SELECT id FROM task WHERE collaboration_id = " +
+                          delta + ")"),
+              4);
+    EXPECT_EQ(rows(s, "SELECT COUNT(DISTINCT run_id) FROM task"), 3);
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM organization WHERE public_key = '" + key + "'"), 2);
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM organization WHERE name = 'Cedar Lab' AND public_key = '' "
+                      "AND address2 = ''"),
+              1);
+    EXPECT_FALSE(s.login("kim@alder.example", "password").empty());
+    EXPECT_EQ(s.post("/token/node", json({{"api_key", std::string("123e4567-e89b-12d3-a456-426614174105")}})).status,
+              200);
+
+    auto again = runImport(s, file);
+    ASSERT_EQ(again.code, 0) << again.output;
+    for (const auto* line : {"organizations  0 created, 0 updated, 3 unchanged",
+                             "users          0 created, 0 updated, 4 unchanged",
+                             "collaborations 0 created, 0 updated, 2 unchanged",
+                             "nodes          0 created, 0 updated, 5 unchanged",
+                             "tasks          0 created, 0 updated, 3 unchanged"})
+        EXPECT_NE(again.output.find(line), std::string::npos) << line << " in\n" << again.output;
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM task"), 3);
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM result"), 7);
+
+    // One more "hello-world" in the file is one more task, and only that one.
+    auto at = text.find(R"(tasks: ["hello-world", "hello-world"])");
+    text.replace(at, std::string(R"(tasks: ["hello-world", "hello-world"])").size(),
+                 R"(tasks: ["hello-world", "hello-world", "hello-world"])");
+    std::ofstream(file) << text;
+    auto third = runImport(s, file);
+    ASSERT_EQ(third.code, 0) << third.output;
+    EXPECT_NE(third.output.find("tasks          1 created, 0 updated, 3 unchanged"), std::string::npos)
+        << third.output;
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM task WHERE collaboration_id = " + delta), 3);
+}
+
+TEST_P(ImportFile, SharedExampleImportsAndAgainAddsNothing) {
+    auto& s = server();
+    const std::string file = std::string(DQ_SOURCE_DIR) + "/../shared/fixtures/import-example.yaml";
+    auto first = runImport(s, file);
+    ASSERT_EQ(first.code, 0) << first.output;
+    EXPECT_NE(first.output.find("tasks          3 created"), std::string::npos) << first.output;
+    auto again = runImport(s, file);
+    ASSERT_EQ(again.code, 0) << again.output;
+    EXPECT_NE(again.output.find("tasks          0 created, 0 updated, 3 unchanged"), std::string::npos)
+        << again.output;
+    EXPECT_NE(again.output.find("nodes          0 created, 0 updated, 5 unchanged"), std::string::npos)
+        << again.output;
+}
+
+TEST_P(ImportFile, ProblemsNameFileLineAndSectionAndNothingIsWritten) {
+    auto& s = server();
+    const std::string file = s.dataDir() + "/broken.yaml";
+    std::ofstream(file) << "organizations:\n"
+                           "  - name: Fine\n"
+                           "    users:\n"
+                           "      - username: nopass\n"
+                           "collaborations:\n"
+                           "  - name: C\n"
+                           "    encrypted: sometimes\n"
+                           "    tasks: hello-world\n"
+                           "    colour: blue\n";
+    auto r = runImport(s, file);
+    EXPECT_EQ(r.code, 1);
+    for (const auto* problem : {"broken.yaml: organizations[0].users[0].password: required (line 4)",
+                                "broken.yaml: collaborations[0].encrypted: expected true or false, got \"sometimes\" (line 7)",
+                                "broken.yaml: collaborations[0].tasks: expected a list of image names (line 8)",
+                                "broken.yaml: collaborations[0].colour: unknown key (expected one of: name, encrypted, "
+                                "participants, tasks) (line 9)"})
+        EXPECT_NE(r.output.find(problem), std::string::npos) << problem << " in\n" << r.output;
+    EXPECT_EQ(rows(s, "SELECT COUNT(*) FROM organization WHERE name = 'Fine'"), 0);
+}
+
+DQ_ON_BOTH_DATABASES(ImportFile);
 
 } // namespace
 } // namespace dq::test

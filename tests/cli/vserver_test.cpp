@@ -601,6 +601,41 @@ TEST_F(VserverImport, TextBeyondItsMaximumLengthIsRefusedNamingTheFieldAndNothin
     EXPECT_EQ(list.output.find("Fine"), std::string::npos) << list.output;
 }
 
+// A plugin of its own adds keys to the file: at the top, and inside another plugin's entries.
+TEST_F(VserverImport, PluginSectionsAreCalledAtTheTopAndInsideOtherPluginsEntries) {
+    std::string config = home_.path() + "/visits.yaml";
+    std::ofstream(config) << "application:\n  uri: sqlite:///visits.sqlite\n  plugins:\n"
+                          << "    enabled: [organizations, import_section]\n    folders: [" << DQ_FIXTURE_DIR << "]\n";
+    const std::string data = home_.path() + "/visits";
+    auto file = writeFile("visits-import.yaml", "organizations:\n"
+                                                "  - name: Harbour\n"
+                                                "    visits: [quay, lighthouse]\n"
+                                                "visits:\n"
+                                                "  - place: market\n");
+    auto r = run({"import", file, "--config", config, "--data-dir", data});
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("organization visits 2 created, 0 updated, 0 unchanged"), std::string::npos) << r.output;
+    auto list = run({"visit", "list", "--config", config, "--data-dir", data});
+    EXPECT_NE(list.output.find("quay 1\nlighthouse 1\nmarket -\n"), std::string::npos) << list.output;
+    r = run({"import", file, "--config", config, "--data-dir", data});
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("  visits" + std::string(14, ' ') + "0 created, 0 updated, 1 unchanged"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("organization visits 0 created, 0 updated, 2 unchanged"), std::string::npos) << r.output;
+
+    auto bad = writeFile("bad-visits.yaml", "visits:\n  - place:\n  - where: nowhere\ncollaborations: []\n");
+    r = run({"import", bad, "--config", config, "--data-dir", data});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("bad-visits.yaml: visits[0].place: required (line 2)"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("bad-visits.yaml: visits[1].where: unknown key (expected one of: place) (line 3)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("bad-visits.yaml: collaborations: unknown key (expected one of: organizations, "
+                            "visits; no enabled plugin imports 'collaborations') (line 4)"),
+              std::string::npos)
+        << r.output;
+}
+
 TEST_F(VserverImport, DropAllNeedsAllowDropAll) {
     auto r = run({"import", fixture, "--config", config(), "--drop-all"});
     EXPECT_EQ(r.code, 2);

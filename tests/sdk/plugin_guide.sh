@@ -26,7 +26,7 @@ for lang, info, body in blocks:
     elif info == "run":
         runs += 1
         open(f"{folder}/step{runs}.sh", "w").write(body)
-if runs < 2 or not all(f"file={f}" in text for f in ("CMakeLists.txt", "hello_plugin.cpp", "server.yaml")):
+if runs < 2 or not all(f"file={f}" in text for f in ("CMakeLists.txt", "hello_plugin.cpp", "server.yaml", "greetings.yaml")):
     sys.exit("the guide lost its files or steps")
 PY
 [[ $? == 0 ]] || fail "could not extract the guide's snippets"
@@ -41,4 +41,7 @@ done
 [[ -f $PLUGIN_PREFIX/lib/dataquality/plugins/libhello.so ]] || fail "the guide did not install libhello.so"
 grep -q '"text": *"Hoi, Ada!"' "$work"/step*.log || fail "POST /api/hello did not greet Ada"
 grep -qx "1 greetings" "$work"/step*.log || fail "vserver hello count did not count the greeting"
+grep -q "greetings *1 created, 0 updated, 1 unchanged" "$work"/step*.log || fail "vserver import did not call the plugin's section"
+grep -q "greetings *0 created, 0 updated, 2 unchanged" "$work"/step*.log || fail "importing the file again changed something"
+grep -qx "2 greetings" "$work"/step*.log || fail "the imported greeting was not stored"
 echo "PASS: docs/plugin-guide.md works as written"

@@ -498,6 +498,175 @@ print("MISSING=%s" % db.Task.get(999999))
     EXPECT_EQ(printed(run, "MISSING"), "None");
 }
 
+// vantage6's shell takes a dict as a result's input: a text field stores a dict or list as JSON text,
+// reads it back as that text, and the API shows the same text. Other mismatches stay TypeErrors.
+TEST_F(ShellTest, DictOrListForATextFieldIsStoredAsJsonText) {
+    auto run = shell(R"PY(
+import datetime
+org = db.Organization(name="Json org"); org.save()
+c = db.Collaboration(name="json collab", organizations=[org]); c.save()
+t = db.Task(name="t", image="img", collaboration=c, run_id=db.Task.next_run_id(), database="default", initiator=org)
+t.save()
+r = db.Result(input={"method": "avg", "kwargs": {"column": "age"}}, organization=org, task=t,
+              assigned_at=datetime.datetime.now())
+r.save()
+print("RESULT=%d" % r.id)
+print("INPUT=%r" % db.Result.get(r.id).input)
+r.log = ["line one", "line two"]
+r.save()
+print("LOG=%r" % db.Result.get(r.id).log)
+for field, value in (("run_id", {"a": 1}), ("started_at", {"a": 1}), ("encrypted", [True])):
+    target = c if field == "encrypted" else (t if field == "run_id" else r)
+    try:
+        setattr(target, field, value)
+        print("ACCEPTED=%s" % field)
+    except TypeError as e:
+        print("REFUSED_%s=%s" % (field, e))
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "INPUT"), R"('{"method": "avg", "kwargs": {"column": "age"}}')");
+    EXPECT_EQ(printed(run, "LOG"), R"('["line one", "line two"]')");
+    EXPECT_EQ(run.out.find("ACCEPTED"), std::string::npos) << run.out;
+    EXPECT_EQ(printed(run, "REFUSED_run_id"), "Task.run_id takes an int, not {'a': 1}");
+    EXPECT_NE(printed(run, "REFUSED_started_at").find("Result.started_at takes a datetime"), std::string::npos);
+    EXPECT_EQ(printed(run, "REFUSED_encrypted"), "Collaboration.encrypted takes True or False, not [True]");
+
+    startServer();
+    auto token = login("root", "root");
+    auto result = http("GET", "/result/" + printed(run, "RESULT"), "", token);
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_EQ(result.object()->getValue<std::string>("input"), R"({"method": "avg", "kwargs": {"column": "age"}})");
+}
+
+// A session in the shape of vantage6's shell documentation: every statement form it shows
+// (keyword constructors with relations and lists, get/get(id)/get_by_name, relation attributes,
+// rules and roles, a password and an api key given to the constructor, run ids, a dict input,
+// child tasks, completed results), with real names where the documentation has placeholders.
+TEST_F(ShellTest, Vantage6DocumentationSessionRuns) {
+    auto run = shell(R"PY(
+organization = db.Organization(
+    name="Lakeside",
+    domain="lakeside.example",
+    address1="Shore 1",
+    address2="Lakeside",
+    zipcode="1111AA",
+    country="Netherlands"
+)
+organization.save()
+organizations = db.Organization.get()
+organization = db.Organization.get(organization.id)
+organization = db.Organization.get_by_name("Lakeside")
+collaborations = organization.collaborations
+users = organization.users
+tasks = organization.created_tasks
+results = organization.results
+nodes = organization.nodes
+
+db.Rule.get()
+db.Rule.get(1)
+db.Role.get()
+rule = db.Rule.get_by_("node", Scope.GLOBAL, Operation.VIEW)
+role = db.Role(name="node viewer", rules=[rule])
+role.save()
+print("ROLE_RULES=%s" % [r.name for r in db.Role.get(role.id).rules])
+
+org = db.Organization.get_by_name("Lakeside")
+new_user = db.User(
+    username="lake-admin",
+    password="super-secret",
+    firstname="John",
+    lastname="Doe",
+    roles=[role],
+    rules=[],
+    organization=org
+)
+new_user.save()
+user = db.User.get_by_username("lake-admin")
+user.firstname = "Brandnew"
+user.password = "something-new"
+user.rules.append(rule)
+user.save()
+print("USERS=%s" % [u.username for u in db.Organization.get_by_name("Lakeside").users])
+
+other_organization = db.Organization(name="Hillside", domain="hillside.example")
+other_organization.save()
+collaboration = db.Collaboration(
+    name="lake study",
+    encrypted=False,
+    organizations=[org, other_organization]
+)
+collaboration.save()
+collaboration = db.Collaboration.get(collaboration.id)
+collaboration.nodes
+collaboration.tasks
+collaboration.organizations
+
+from uuid import uuid1
+collab = org.collaborations[0]
+api_key = str(uuid1())
+node = db.Node(
+    name = f"Lakeside Node - Collaboration {collab.name}",
+    organization = org,
+    collaboration = collab,
+    api_key = api_key
+)
+node.save()
+print("APIKEY=%s" % api_key)
+
+run_id = db.Task.next_run_id()
+task = db.Task(
+    name="some-name",
+    description="some human readable description",
+    image="docker-registry.org/image-name",
+    collaboration=collaboration,
+    run_id=run_id,
+    database="default",
+    initiator=org,
+)
+task.save()
+input_ = {
+}
+import datetime
+for member in collaboration.organizations:
+    res = db.Result(
+        input=input_,
+        organization=member,
+        task=task,
+        assigned_at=datetime.datetime.now()
+    )
+    res.save()
+parent_task = db.Task.get(task.id)
+child_task = db.Task(
+    name="some-name",
+    description="some human readable description",
+    image="docker-registry.org/image-name",
+    collaboration=collaboration,
+    run_id=parent_task.run_id,
+    database="default",
+    initiator=org,
+    parent=parent_task
+)
+child_task.save()
+db.Result.get()
+print("COMPLETE=%d" % len([result for result in db.Result.get() if result.complete]))
+print("RESULT=%d" % db.Result.get()[0].id)
+print("CHILDREN=%s" % [t.name for t in parent_task.children])
+)PY");
+    ASSERT_EQ(run.status, 0) << run.out << run.err;
+    EXPECT_EQ(printed(run, "ROLE_RULES"), "['node']");
+    EXPECT_EQ(printed(run, "USERS"), "['lake-admin']");
+    EXPECT_EQ(printed(run, "COMPLETE"), "0");
+    EXPECT_EQ(printed(run, "CHILDREN"), "['some-name']");
+
+    startServer();
+    EXPECT_FALSE(login("lake-admin", "something-new").empty());
+    auto result = http("GET", "/result/" + printed(run, "RESULT"), "", login("root", "root"));
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_EQ(result.object()->getValue<std::string>("input"), "{}");
+    auto node = http("POST", "/token/node", R"({"api_key": ")" + printed(run, "APIKEY") + R"("})");
+    EXPECT_EQ(node.status, 200) << node.body;
+}
+
 TEST_F(ShellTest, GeneratesAClassPerDeclaredModel) {
     auto run = shell(R"PY(
 print("CLASSES=%s" % sorted(n for n in dir(db) if n[:1].isupper() and n not in ("Error", "Scope", "Operation")))

@@ -5,6 +5,7 @@
 #include "dq/sdk/cli.h"
 #include "dq/sdk/context.h"
 #include "dq/sdk/http.h"
+#include "dq/sdk/import.h"
 #include "dq/sdk/model.h"
 #include "dq/sdk/permission.h"
 #include "dq/sdk/services.h"
@@ -102,6 +103,9 @@ public:
     virtual void provide(const std::string& name, std::shared_ptr<Service> service) = 0;
     /// Since ABI 1.1: `hook` runs after every insert into `model` (see InsertHook).
     virtual void afterInsert(const std::string& model, InsertHook hook) = 0;
+    /// Since ABI 2.1: a key of the `vserver import` file that this plugin reads and writes (see
+    /// import.h). Two plugins declaring the same key in the same place refuse the start.
+    virtual void importSection(ImportSectionDecl section) = 0;
 };
 
 class Plugin {
