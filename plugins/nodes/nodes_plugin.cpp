@@ -121,6 +121,10 @@ public:
                         {},
                         [state](RequestContext& ctx) { return nodeLogin(ctx, *state); },
                         "Node login with its API key"});
+        sdk::RouteDoc login{Method::Post, "/token/node"};
+        login.noRule = true;
+        login.body = {{"api_key", sdk::ApiField::Type::Text, true}};
+        registry.document(login);
         registry.route({Method::Post, "/recover/node", user,
                         [state](RequestContext& ctx) { return resetApiKey(ctx, *state); },
                         "Give a node a new API key"});
