@@ -79,33 +79,34 @@ Object fieldSchema(sdk::FieldType type) {
 }
 
 Object apiFieldSchema(const sdk::ApiField& field) {
+    using Type = sdk::ApiField::Type;
     Object o;
     switch (field.type) {
-    case sdk::ApiField::Type::Text:
-        o = typed("string");
+    case Type::Text:
+        o = fieldSchema(sdk::FieldType::Text);
         break;
-    case sdk::ApiField::Type::Integer:
-        o = typed("integer", "int64");
+    case Type::Integer:
+        o = fieldSchema(sdk::FieldType::Integer);
         break;
-    case sdk::ApiField::Type::Real:
-        o = typed("number", "double");
+    case Type::Real:
+        o = fieldSchema(sdk::FieldType::Real);
         break;
-    case sdk::ApiField::Type::Boolean:
-        o = typed("boolean");
+    case Type::Boolean:
+        o = fieldSchema(sdk::FieldType::Boolean);
         break;
-    case sdk::ApiField::Type::DateTime:
-        o = typed("string", "date-time");
+    case Type::DateTime:
+        o = fieldSchema(sdk::FieldType::DateTime);
         break;
-    case sdk::ApiField::Type::Ids:
+    case Type::Ids:
         o = arrayOf(idSchema());
         break;
-    case sdk::ApiField::Type::List:
+    case Type::List:
         o = arrayOf(object());
         break;
-    case sdk::ApiField::Type::Object:
+    case Type::Object:
         o = typed("object");
         break;
-    case sdk::ApiField::Type::Any:
+    case Type::Any:
         o = object();
         break;
     }
@@ -526,11 +527,13 @@ private:
             params->add(parameter(name, "path", true, isId ? idSchema() : typed("string")));
         }
         std::set<std::string> queryNames;
-        if (list && model)
-            for (const auto& p : *listParameters(*model)) {
+        if (list && model) {
+            auto listParams = listParameters(*model);
+            for (const auto& p : *listParams) {
                 params->add(p);
                 queryNames.insert(p.extract<Object>()->getValue<std::string>("name"));
             }
+        }
         if (doc)
             for (const auto& field : doc->query)
                 if (queryNames.insert(field.name).second)
