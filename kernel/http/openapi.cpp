@@ -422,31 +422,40 @@ private:
         bool inferred = false;
     };
 
+    /// The loaded rule `key`, or nullptr.
+    const sdk::RuleDecl* findRule(const sdk::RuleKey& key) const {
+        for (const auto& rule : catalog_.rules())
+            if (rule.decl.resource == key.resource && rule.decl.scope == key.scope &&
+                rule.decl.operation == key.operation)
+                return &rule.decl;
+        return nullptr;
+    }
+
+    /// The rules a plugin named (those loaded), or else, for a resource path users may call
+    /// ("/organization", "/organization/<id>"), the rules of that resource for the method. Deeper
+    /// paths ("/collaboration/<id>/node") follow no common pattern: nothing is guessed for them.
     Rules rulesOf(const Route& route, const sdk::RouteDoc* doc) const {
         Rules rules;
         if (route.decl.allowed.empty() || (doc && doc->noRule))
             return rules;
         if (doc && !doc->rules.empty()) {
-            rules.keys = doc->rules;
+            for (const auto& key : doc->rules)
+                if (findRule(key))
+                    rules.keys.push_back(key);
             return rules;
         }
+        const auto& allowed = route.decl.allowed;
         auto parts = splitPath(route.decl.path);
         auto operation = operationOf(route.decl.method);
-        if (parts.empty() || !operation)
+        bool resourcePath = parts.size() == 1 || (parts.size() == 2 && isParam(parts[1]));
+        if (!resourcePath || !operation ||
+            std::find(allowed.begin(), allowed.end(), sdk::ClientKind::User) == allowed.end())
             return rules;
         for (const auto& rule : catalog_.rules())
             if (rule.decl.resource == parts.front() && rule.decl.operation == *operation)
                 rules.keys.push_back({rule.decl.resource, rule.decl.scope, rule.decl.operation});
         rules.inferred = !rules.keys.empty();
         return rules;
-    }
-
-    std::string ruleDescription(const sdk::RuleKey& key) const {
-        for (const auto& rule : catalog_.rules())
-            if (rule.decl.resource == key.resource && rule.decl.scope == key.scope &&
-                rule.decl.operation == key.operation)
-                return rule.decl.description;
-        return "";
     }
 
     Object operation(const Route& route) {
@@ -491,11 +500,16 @@ private:
             paragraph("**Callers:** anyone; no token needed.");
         }
         Array ruleList = new Poco::JSON::Array;
+        bool forUsers = std::find(decl.allowed.begin(), decl.allowed.end(), sdk::ClientKind::User) !=
+                        decl.allowed.end();
+        if (rules.keys.empty() && forUsers && !(doc && doc->noRule))
+            paragraph("**Rules:** checked by the route; its plugin does not describe them.");
         if (!rules.keys.empty()) {
             std::string names;
             for (const auto& key : rules.keys) {
                 auto name = key.resource + " " + sdk::toString(key.scope) + " " + sdk::toString(key.operation);
-                auto description = ruleDescription(key);
+                const auto* rule = findRule(key);
+                auto description = rule ? rule->description : std::string();
                 names += "\n- `" + name + "`" + (description.empty() ? "" : ": " + description);
                 auto r = object();
                 r->set("resource", key.resource);

@@ -136,6 +136,13 @@ TEST_P(OpenApi, DescribesEveryDeclaredRouteWithItsCallersRulesAndSchemas) {
     ASSERT_TRUE(required);
     EXPECT_EQ(required->size(), 2u);
 
+    // Below a resource, rules are what the plugin names, never guessed from the path.
+    auto addRule = paths->getObject("/role/{id}/rule/{rule_id}")->getObject("post");
+    EXPECT_EQ(ruleNames(addRule), (std::vector<std::string>{"role:GLOBAL:EDIT", "role:ORGANIZATION:EDIT"}));
+    EXPECT_FALSE(addRule->getValue<bool>("x-rules-inferred"));
+    auto addNode = paths->getObject("/collaboration/{id}/node")->getObject("post");
+    EXPECT_EQ(ruleNames(addNode), std::vector<std::string>{"collaboration:GLOBAL:EDIT"});
+
     // A path parameter is an id.
     auto view = paths->getObject("/organization/{id}")->getObject("get");
     auto id = view->getArray("parameters")->getObject(0);
