@@ -13,10 +13,10 @@
 #include <Poco/Path.h>
 #include <Poco/String.h>
 #include <algorithm>
-#include <sstream>
-#include <unistd.h>
 #include <climits>
 #include <cstdlib>
+#include <sstream>
+#include <unistd.h>
 
 namespace dq::kernel {
 
@@ -378,8 +378,10 @@ void Kernel::serve() {
         for (const auto& p : host_.plugins())
             plugins += (plugins.empty() ? "" : ", ") + p.name + " " + p.info.version;
         info.description = "The REST API of dataquality-server, compatible with vantage6 " +
-                           std::string(sdk::kServerVersion) + ". Generated from the declarations of the loaded "
-                           "plugins: " + plugins + ".";
+                           std::string(sdk::kServerVersion) +
+                           ". Generated from the declarations of the loaded "
+                           "plugins: " +
+                           plugins + ".";
         return info;
     }());
     CorsPolicy cors(config_.corsAllowedOrigins);
@@ -410,7 +412,8 @@ void Kernel::serve() {
     channel.cors = [cors](const Poco::Net::HTTPServerRequest& request) { return cors.forRequest(request); };
     channel_ = std::make_unique<EventChannel>(channel, channelSettings);
     channel_->start();
-    env.outsideApi = [this, docs](Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+    env.outsideApi = [this, docs](Poco::Net::HTTPServerRequest& request,
+                                  Poco::Net::HTTPServerResponse& response) {
         return docs->handle(request, response) || channel_->handle(request, response);
     };
     api_ = std::make_unique<ApiServer>(env, std::move(router));

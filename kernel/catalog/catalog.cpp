@@ -120,7 +120,8 @@ public:
         checkOpen("the description of route " + what);
         bool declared = false;
         for (const auto& r : catalog_.routes_)
-            declared = declared || (r.plugin == plugin_ && r.decl.method == doc.method && r.decl.path == doc.path);
+            declared =
+                declared || (r.plugin == plugin_ && r.decl.method == doc.method && r.decl.path == doc.path);
         if (!declared) {
             catalog_.conflicts_.push_back("plugin '" + plugin_ + "' describes route " + what +
                                           ", which it does not declare; declare the route first");

@@ -381,8 +381,8 @@ void readCorsOrigins(Checker& check, const YAML::Node& node, const std::string& 
         if (item.IsScalar() && (item.Scalar() == "*" || isOrigin(item.Scalar())))
             origins.push_back(item.Scalar());
         else
-            check.problem(path + "[" + std::to_string(i) + "]", "\"*\" or an origin such as https://ui.example.org",
-                          item);
+            check.problem(path + "[" + std::to_string(i) + "]",
+                          "\"*\" or an origin such as https://ui.example.org", item);
     }
     config.corsAllowedOrigins = origins;
 }

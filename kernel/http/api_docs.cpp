@@ -78,7 +78,8 @@ std::string ApiDocs::missingAssets() const {
         if (!Poco::File(path).exists())
             return "Swagger UI is not installed: " + path +
                    " is missing. Install the Debian package python3-flasgger, or set swagger_ui_folder to a "
-                   "folder with Swagger UI's files (e.g. the dist folder of the npm package swagger-ui-dist). "
+                   "folder with Swagger UI's files (e.g. the dist folder of the npm package "
+                   "swagger-ui-dist). "
                    "The API description itself is served at /apispec_1.json.";
     }
     return "";
@@ -90,11 +91,12 @@ bool ApiDocs::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
     const bool page = path == "/apidocs/" || path == "/apidocs/index.html";
     const std::string prefix = "/apidocs/";
     const auto asset = path.compare(0, prefix.size(), prefix) == 0 ? kAssets.find(path.substr(prefix.size()))
-                                                                    : kAssets.end();
+                                                                   : kAssets.end();
     if (!spec && !page && asset == kAssets.end() && path != "/apidocs")
         return false;
 
-    auto send = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& type, const std::string& body) {
+    auto send = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& type,
+                    const std::string& body) {
         response.setStatusAndReason(status);
         response.setContentType(type);
         for (const auto& [name, value] : cors_.forRequest(request))
@@ -113,7 +115,8 @@ bool ApiDocs::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
     if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
         response.set("Allow", "GET, HEAD");
         send(Poco::Net::HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "application/json",
-             jsonMessage("The method " + request.getMethod() + " is not allowed for " + path + "; allowed: GET"));
+             jsonMessage("The method " + request.getMethod() + " is not allowed for " + path +
+                         "; allowed: GET"));
         return true;
     }
     if (spec) {

@@ -18,8 +18,8 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Stopwatch.h>
-#include <Poco/String.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/Thread.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
@@ -200,7 +200,8 @@ private:
                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status))
             << "\r\nContent-Type: application/json\r\nContent-Length: " << body.str().size()
             << "\r\nConnection: close\r\n";
-        for (const auto& [name, value] : api_.env_.cors.headers(originOf(head.substr(0, head.find("\r\n\r\n")))))
+        for (const auto& [name, value] :
+             api_.env_.cors.headers(originOf(head.substr(0, head.find("\r\n\r\n")))))
             out << name << ": " << value << "\r\n";
         for (const auto& [name, value] : response.headers)
             out << name << ": " << value << "\r\n";

@@ -349,8 +349,8 @@ private:
         return content;
     }
 
-    static Object parameter(const std::string& name, const std::string& in, bool required, const Object& schema,
-                            const std::string& description = "") {
+    static Object parameter(const std::string& name, const std::string& in, bool required,
+                            const Object& schema, const std::string& description = "") {
         auto p = object();
         p->set("name", name);
         p->set("in", in);
@@ -401,7 +401,8 @@ private:
             auto description = filterDescription(filter);
             if (filter.repeatable) {
                 schema = arrayOf(schema);
-                description += std::string(description.empty() ? "" : "; ") + "repeat it for any of several values";
+                description +=
+                    std::string(description.empty() ? "" : "; ") + "repeat it for any of several values";
             }
             params->add(parameter(filter.param, "query", false, schema, description));
         }
@@ -500,14 +501,15 @@ private:
             paragraph("**Callers:** anyone; no token needed.");
         }
         Array ruleList = new Poco::JSON::Array;
-        bool forUsers = std::find(decl.allowed.begin(), decl.allowed.end(), sdk::ClientKind::User) !=
-                        decl.allowed.end();
+        bool forUsers =
+            std::find(decl.allowed.begin(), decl.allowed.end(), sdk::ClientKind::User) != decl.allowed.end();
         if (rules.keys.empty() && forUsers && !(doc && doc->noRule))
             paragraph("**Rules:** checked by the route; its plugin does not describe them.");
         if (!rules.keys.empty()) {
             std::string names;
             for (const auto& key : rules.keys) {
-                auto name = key.resource + " " + sdk::toString(key.scope) + " " + sdk::toString(key.operation);
+                auto name =
+                    key.resource + " " + sdk::toString(key.scope) + " " + sdk::toString(key.operation);
                 const auto* rule = findRule(key);
                 auto description = rule ? rule->description : std::string();
                 names += "\n- `" + name + "`" + (description.empty() ? "" : ": " + description);
@@ -582,10 +584,13 @@ private:
         }
 
         auto responses = object();
-        int status = doc && doc->status ? doc->status
-                                        : (decl.method == sdk::Method::Post && resource.collection ? 201 : 200);
+        int status = doc && doc->status
+                         ? doc->status
+                         : (decl.method == sdk::Method::Post && resource.collection ? 201 : 200);
         auto success = object();
-        success->set("description", list ? "the list" : model ? "the " + model->name() : std::string("success"));
+        success->set("description", list    ? "the list"
+                                    : model ? "the " + model->name()
+                                            : std::string("success"));
         Object schema;
         if (model && list) {
             auto wrapped = typed("object");
@@ -637,7 +642,8 @@ private:
 
 } // namespace
 
-Poco::JSON::Object::Ptr openApiDocument(const Catalog& catalog, const Router& router, const OpenApiInfo& info) {
+Poco::JSON::Object::Ptr openApiDocument(const Catalog& catalog, const Router& router,
+                                        const OpenApiInfo& info) {
     return Generator(catalog, router, info).document();
 }
 

@@ -20,6 +20,7 @@ struct OpenApiInfo {
 };
 
 /// The OpenAPI 3.0.3 document of every route `router` serves.
-Poco::JSON::Object::Ptr openApiDocument(const Catalog& catalog, const Router& router, const OpenApiInfo& info);
+Poco::JSON::Object::Ptr openApiDocument(const Catalog& catalog, const Router& router,
+                                        const OpenApiInfo& info);
 
 } // namespace dq::kernel

@@ -132,14 +132,19 @@ public:
                         "List the nodes of an organization"});
 
         // For the API description: rules the kernel cannot infer from these paths.
-        registry.document({Method::Post, "/recover/node",
-                           "ORGANIZATION scope: nodes of the caller's organization. A node of another "
-                           "organization also needs every rule a node holds.",
-                           {{"node", Scope::Global, Operation::Edit}, {"node", Scope::Organization, Operation::Edit}},
-                           false,
-                           {{"id", ApiField::Type::Integer, true, "the node's id"}}});
-        registry.document({Method::Get, "/organization/<id>/node", "",
-                           {{"node", Scope::Global, Operation::View}, {"node", Scope::Organization, Operation::View}}});
+        registry.document(
+            {Method::Post,
+             "/recover/node",
+             "ORGANIZATION scope: nodes of the caller's organization. A node of another "
+             "organization also needs every rule a node holds.",
+             {{"node", Scope::Global, Operation::Edit}, {"node", Scope::Organization, Operation::Edit}},
+             false,
+             {{"id", ApiField::Type::Integer, true, "the node's id"}}});
+        registry.document(
+            {Method::Get,
+             "/organization/<id>/node",
+             "",
+             {{"node", Scope::Global, Operation::View}, {"node", Scope::Organization, Operation::View}}});
 
         // ---- Commands ----
         registry.command({{"node", "list"}, "List all nodes", {}, "", listCommand});

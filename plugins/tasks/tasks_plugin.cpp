@@ -121,8 +121,11 @@ private:
         r.route({Method::Post, "/kill/node/tasks", user, killNodeTasks, "Kill all containers of a node"});
 
         // For the API description: rules the kernel cannot infer from these paths.
-        r.document({Method::Get, "/task/<id>/result", "",
-                    {{"result", Scope::Global, Operation::View}, {"result", Scope::Organization, Operation::View}}});
+        r.document(
+            {Method::Get,
+             "/task/<id>/result",
+             "",
+             {{"result", Scope::Global, Operation::View}, {"result", Scope::Organization, Operation::View}}});
         const std::vector<sdk::RuleKey> kill{{"event", Scope::Global, Operation::Create},
                                              {"event", Scope::Collaboration, Operation::Create},
                                              {"event", Scope::Organization, Operation::Create}};

@@ -216,8 +216,9 @@ void declareAuthRoutes(sdk::Registry& registry, const std::shared_ptr<const std:
     login.noRule = true;
     login.body = {{"username", Type::Text, true},
                   {"password", Type::Text, true},
-                  {"mfa_code", Type::Text, false, "the current code of the authenticator app, when two-factor "
-                                                  "authentication is on"}};
+                  {"mfa_code", Type::Text, false,
+                   "the current code of the authenticator app, when two-factor "
+                   "authentication is on"}};
     login.description = "Answers `access_token`, `refresh_token`, `refresh_url` and `user_url`; or, when "
                         "two-factor authentication is to be set up, `qr_uri` and `otp_secret`.";
     registry.document(login);

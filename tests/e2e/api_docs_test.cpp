@@ -73,7 +73,8 @@ TEST_P(OpenApi, DescribesEveryDeclaredRouteWithItsCallersRulesAndSchemas) {
         auto path = paths->getObject(openApiPath(route.decl.path));
         ASSERT_TRUE(path) << route.decl.path << " is missing";
         auto operation = path->getObject(lower(dq::sdk::toString(route.decl.method)));
-        ASSERT_TRUE(operation) << dq::sdk::toString(route.decl.method) << " " << route.decl.path << " is missing";
+        ASSERT_TRUE(operation) << dq::sdk::toString(route.decl.method) << " " << route.decl.path
+                               << " is missing";
         EXPECT_EQ(operation->getValue<std::string>("x-plugin"), route.plugin);
         if (route.decl.summary.empty())
             EXPECT_FALSE(operation->has("summary"));
@@ -99,22 +100,27 @@ TEST_P(OpenApi, DescribesEveryDeclaredRouteWithItsCallersRulesAndSchemas) {
     for (const char* name : {"name", "country", "page", "per_page", "sort", "include"})
         EXPECT_TRUE(contains(params, name)) << name;
     auto rules = ruleNames(list);
-    for (const char* rule : {"organization:GLOBAL:VIEW", "organization:ORGANIZATION:VIEW",
-                             "organization:COLLABORATION:VIEW"})
+    for (const char* rule :
+         {"organization:GLOBAL:VIEW", "organization:ORGANIZATION:VIEW", "organization:COLLABORATION:VIEW"})
         EXPECT_TRUE(contains(rules, rule)) << rule;
     EXPECT_FALSE(contains(rules, "organization:GLOBAL:CREATE"));
     EXPECT_TRUE(list->getValue<bool>("x-rules-inferred"));
     EXPECT_EQ(list->getArray("security")->getObject(0)->getArray("bearerAuth")->size(), 0u);
-    auto listed = list->getObject("responses")->getObject("200")->getObject("content")->getObject(
-        "application/json")->getObject("schema");
+    auto listed = list->getObject("responses")
+                      ->getObject("200")
+                      ->getObject("content")
+                      ->getObject("application/json")
+                      ->getObject("schema");
     EXPECT_EQ(listed->getArray("oneOf")->getObject(0)->getObject("items")->getValue<std::string>("$ref"),
               "#/components/schemas/organization");
 
     // A create: the body the plugin described, 201 with the model.
     auto create = paths->getObject("/organization")->getObject("post");
     EXPECT_EQ(ruleNames(create), std::vector<std::string>{"organization:GLOBAL:CREATE"});
-    auto body = create->getObject("requestBody")->getObject("content")->getObject("application/json")->getObject(
-        "schema");
+    auto body = create->getObject("requestBody")
+                    ->getObject("content")
+                    ->getObject("application/json")
+                    ->getObject("schema");
     EXPECT_EQ(body->getObject("properties")->getObject("name")->getValue<std::string>("type"), "string");
     EXPECT_TRUE(create->getObject("responses")->has("201"));
 
@@ -131,8 +137,10 @@ TEST_P(OpenApi, DescribesEveryDeclaredRouteWithItsCallersRulesAndSchemas) {
     EXPECT_TRUE(ruleNames(login).empty());
     auto loginBody = login->getObject("requestBody");
     EXPECT_TRUE(loginBody->getValue<bool>("required"));
-    auto required = loginBody->getObject("content")->getObject("application/json")->getObject("schema")->getArray(
-        "required");
+    auto required = loginBody->getObject("content")
+                        ->getObject("application/json")
+                        ->getObject("schema")
+                        ->getArray("required");
     ASSERT_TRUE(required);
     EXPECT_EQ(required->size(), 2u);
 
@@ -190,7 +198,8 @@ TEST(OpenApiValidation, DocumentPassesAStandardValidator) {
 TEST(SwaggerUi, ServesThePageAndTheFilesOfTheInstalledPackage) {
     const std::string folder = "/usr/lib/python3/dist-packages/flasgger/ui3/static";
     ASSERT_TRUE(std::filesystem::exists(folder + "/swagger-ui-bundle.js"))
-        << "Swagger UI's files are missing: install the Debian package python3-flasgger (scripts/lib/setup.sh)";
+        << "Swagger UI's files are missing: install the Debian package python3-flasgger "
+           "(scripts/lib/setup.sh)";
     TestServer s;
     auto page = s.request("GET", "//apidocs/", "");
     ASSERT_EQ(page.status, 200) << page.body;
@@ -209,7 +218,8 @@ TEST(SwaggerUi, ServesThePageAndTheFilesOfTheInstalledPackage) {
     file << in.rdbuf();
     EXPECT_EQ(bundle.body.size(), file.str().size());
     EXPECT_TRUE(bundle.body == file.str());
-    EXPECT_EQ(s.request("GET", "//apidocs/swagger-ui.css", "").headers["content-type"], "text/css; charset=UTF-8");
+    EXPECT_EQ(s.request("GET", "//apidocs/swagger-ui.css", "").headers["content-type"],
+              "text/css; charset=UTF-8");
 
     auto bare = s.request("GET", "//apidocs", "");
     EXPECT_EQ(bare.status, 301);
@@ -263,7 +273,8 @@ TEST_P(Cors, PreflightAllowsTheMethodAndHeadersTheBrowserAsksFor) {
     EXPECT_EQ(r.headers["access-control-allow-headers"], "authorization, content-type, x-requested-with");
 
     // The request that follows carries the CORS headers too, and exposes the pagination headers.
-    auto list = s.request("GET", "/organization?per_page=1", "", s.rootToken(), {{"Origin", "http://ui.example.org"}});
+    auto list = s.request("GET", "/organization?per_page=1", "", s.rootToken(),
+                          {{"Origin", "http://ui.example.org"}});
     EXPECT_EQ(list.status, 200);
     EXPECT_EQ(list.headers["access-control-allow-origin"], "*");
     EXPECT_NE(list.headers["access-control-expose-headers"].find("total-count"), std::string::npos);
@@ -302,8 +313,9 @@ TEST_P(Cors, OnlyConfiguredOriginsAreAllowed) {
 
     // The event channel's long-polling follows the same policy.
     const std::string polling = "//socket.io/?EIO=4&transport=polling";
-    auto pollAllowed = s.request("OPTIONS", polling, "", "",
-                                 {{"Origin", "https://ui.example.org"}, {"Access-Control-Request-Method", "POST"}});
+    auto pollAllowed =
+        s.request("OPTIONS", polling, "", "",
+                  {{"Origin", "https://ui.example.org"}, {"Access-Control-Request-Method", "POST"}});
     EXPECT_EQ(pollAllowed.status, 204);
     EXPECT_EQ(pollAllowed.headers["access-control-allow-origin"], "https://ui.example.org");
     EXPECT_EQ(pollAllowed.headers["access-control-allow-methods"], "POST");

@@ -1,5 +1,6 @@
 // An example plugin written against the installed SDK only: one setting, one model, two routes
-// (one described for the API documentation) and a CLI command. Enable it with `plugins: {enabled: [..., hello], folders: [<its build dir>, ...]}`.
+// (one described for the API documentation) and a CLI command. Enable it with `plugins: {enabled: [...,
+// hello], folders: [<its build dir>, ...]}`.
 #include <dq/sdk/plugin.h>
 #include <ostream>
 

@@ -39,11 +39,12 @@ TEST(CatalogRouteDocs, RefusesToDescribeARouteThePluginDoesNotDeclare) {
     other->document({sdk::Method::Get, "/thing"});
     other->document({sdk::Method::Get, "/nothing"});
 
-    EXPECT_EQ(catalog.conflicts(),
-              (std::vector<std::string>{
-                  "plugin 'other' describes route GET /thing, which it does not declare; declare the route first",
-                  "plugin 'other' describes route GET /nothing, which it does not declare; declare the route "
-                  "first"}));
+    EXPECT_EQ(
+        catalog.conflicts(),
+        (std::vector<std::string>{
+            "plugin 'other' describes route GET /thing, which it does not declare; declare the route first",
+            "plugin 'other' describes route GET /nothing, which it does not declare; declare the route "
+            "first"}));
     EXPECT_EQ(catalog.routeDoc(sdk::Method::Get, "/thing"), nullptr);
 }
 

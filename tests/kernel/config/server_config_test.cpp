@@ -627,12 +627,14 @@ TEST(ServerConfig, AllowsEveryOriginAndFindsSwaggerUiInFlasggerByDefault) {
 }
 
 TEST(ServerConfig, ReadsAllowedOriginsAndTheSwaggerUiFolder) {
-    auto config = parseApplication("  cors_allowed_origins: [https://ui.example.org, 'http://localhost:7600']\n"
-                                   "  swagger_ui_folder: /opt/swagger-ui-dist\n");
+    auto config =
+        parseApplication("  cors_allowed_origins: [https://ui.example.org, 'http://localhost:7600']\n"
+                         "  swagger_ui_folder: /opt/swagger-ui-dist\n");
     EXPECT_EQ(config.corsAllowedOrigins,
               (std::vector<std::string>{"https://ui.example.org", "http://localhost:7600"}));
     EXPECT_EQ(config.swaggerUiFolder, "/opt/swagger-ui-dist");
-    EXPECT_EQ(parseApplication("  cors_allowed_origins: '*'\n").corsAllowedOrigins, std::vector<std::string>{"*"});
+    EXPECT_EQ(parseApplication("  cors_allowed_origins: '*'\n").corsAllowedOrigins,
+              std::vector<std::string>{"*"});
 }
 
 TEST(ServerConfig, RefusesAnOriginWithAPathOrWithoutAScheme) {

@@ -261,7 +261,8 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForNewerMinorAbi) {
 
 // Minor versions only add: a plugin built for an older minor of the same major loads unchanged.
 TEST_F(PluginHostTest, LoadsPluginBuiltForAnOlderMinorAbi) {
-    static_assert(dq::sdk::kAbiMinor > 0, "the fixture 'older' exports ABI 2.0, an older minor than this SDK's");
+    static_assert(dq::sdk::kAbiMinor > 0,
+                  "the fixture 'older' exports ABI 2.0, an older minor than this SDK's");
     load({"older"});
     ASSERT_EQ(host_->plugins().size(), 1u);
     EXPECT_EQ(host_->plugins().front().abiMajor, 2);
