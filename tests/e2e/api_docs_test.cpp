@@ -3,11 +3,15 @@
 #include "kernel/app/kernel.h"
 #include "tests/support/test_server.h"
 
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <unistd.h>
 
@@ -230,10 +234,45 @@ TEST(SwaggerUi, ServesThePageAndTheFilesOfTheInstalledPackage) {
     EXPECT_EQ(s.request("POST", "//apispec_1.json", "{}").status, 405);
 }
 
+/// Collects the warnings of the kernel's logger while it exists.
+class KernelWarnings {
+public:
+    KernelWarnings() : previous_(logger().getChannel()) { logger().setChannel(channel_); }
+    ~KernelWarnings() { logger().setChannel(previous_); }
+    std::string text() { return channel_->text(); }
+
+private:
+    class Collector : public Poco::Channel {
+    public:
+        void log(const Poco::Message& message) override {
+            std::lock_guard lock(mutex_);
+            if (message.getPriority() <= Poco::Message::PRIO_WARNING)
+                text_ += message.getText() + "\n";
+        }
+        std::string text() {
+            std::lock_guard lock(mutex_);
+            return text_;
+        }
+
+    private:
+        std::mutex mutex_;
+        std::string text_;
+    };
+    static Poco::Logger& logger() { return Poco::Logger::get("kernel"); }
+
+    Poco::AutoPtr<Collector> channel_ = new Collector;
+    Poco::Channel::Ptr previous_;
+};
+
 TEST(SwaggerUi, MissingFilesAre404NamingTheFolderAndThePackageWhileTheDocumentStillServes) {
+    KernelWarnings warnings;
     TestServer::Options options;
     options.extraYaml = "  swagger_ui_folder: /nonexistent/swagger-ui\n";
     TestServer s(options);
+    EXPECT_NE(warnings.text().find("/apidocs/: Swagger UI is not installed: "
+                                   "/nonexistent/swagger-ui/swagger-ui-bundle.js is missing"),
+              std::string::npos)
+        << warnings.text();
     auto page = s.request("GET", "//apidocs/", "");
     EXPECT_EQ(page.status, 404);
     EXPECT_NE(page.msg().find("/nonexistent/swagger-ui/swagger-ui-bundle.js is missing"), std::string::npos)
