@@ -57,6 +57,8 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR}/sdk)
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
+# Swagger UI's files for /apidocs/ (swagger_ui_folder points at python3-flasgger's by default).
+set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS "python3-flasgger")
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
   "dataquality-server (= ${PROJECT_VERSION}), libpoco-dev, libboost-dev, cmake")
 set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)

@@ -2,17 +2,21 @@
 // Each phase collects every problem before refusing, and nothing of a failed phase keeps running.
 #include "kernel/app/kernel.h"
 
+#include "kernel/http/api_docs.h"
+#include "kernel/http/openapi.h"
+
 #include <Poco/Environment.h>
 #include <Poco/File.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/NumberParser.h>
 #include <Poco/Path.h>
 #include <Poco/String.h>
 #include <algorithm>
-#include <sstream>
-#include <unistd.h>
 #include <climits>
 #include <cstdlib>
+#include <sstream>
+#include <unistd.h>
 
 namespace dq::kernel {
 
@@ -355,8 +359,35 @@ void Kernel::serve() {
                  "database check"},
                 "kernel",
                 false});
+    // Filled once every route is in the router, the description's own among them.
+    auto description = std::make_shared<Poco::JSON::Object::Ptr>();
+    router.add({{sdk::Method::Get,
+                 "/openapi.json",
+                 {},
+                 [description](sdk::RequestContext&) { return sdk::Response::json(*description); },
+                 "the OpenAPI 3 description of this API (also at /apispec_1.json)"},
+                "kernel",
+                false});
     for (const auto& route : catalog_.routes())
         router.add({route.decl, route.plugin});
+    *description = openApiDocument(catalog_, router, [&] {
+        OpenApiInfo info;
+        info.version = sdk::kServerVersion;
+        info.apiPath = config_.apiPath;
+        std::string plugins;
+        for (const auto& p : host_.plugins())
+            plugins += (plugins.empty() ? "" : ", ") + p.name + " " + p.info.version;
+        info.description = "The REST API of dataquality-server, compatible with vantage6 " +
+                           std::string(sdk::kServerVersion) +
+                           ". Generated from the declarations of the loaded "
+                           "plugins: " +
+                           plugins + ".";
+        return info;
+    }());
+    CorsPolicy cors(config_.corsAllowedOrigins);
+    auto docs = std::make_shared<ApiDocs>(*description, config_.swaggerUiFolder, cors);
+    if (auto missing = docs->missingAssets(); !missing.empty())
+        Poco::Logger::get("kernel").warning("/apidocs/: %s", missing);
 
     ApiEnvironment env;
     env.catalog = &catalog_;
@@ -364,6 +395,7 @@ void Kernel::serve() {
     env.tokens = tokens_.get();
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
+    env.cors = cors;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
 
     EventChannelEnvironment channel;
@@ -377,10 +409,12 @@ void Kernel::serve() {
     channelSettings.process = processName();
     channel.service = [this](const std::string& name) { return catalog_.service(name); };
     channel.workersScarce = [this] { return api_ && api_->connectionsWaiting(); };
+    channel.cors = [cors](const Poco::Net::HTTPServerRequest& request) { return cors.forRequest(request); };
     channel_ = std::make_unique<EventChannel>(channel, channelSettings);
     channel_->start();
-    env.outsideApi = [this](Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
-        return channel_->handle(request, response);
+    env.outsideApi = [this, docs](Poco::Net::HTTPServerRequest& request,
+                                  Poco::Net::HTTPServerResponse& response) {
+        return docs->handle(request, response) || channel_->handle(request, response);
     };
     api_ = std::make_unique<ApiServer>(env, std::move(router));
     api_->start({config_.ip, config_.port, config_.threads});

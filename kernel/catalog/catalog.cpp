@@ -135,6 +135,24 @@ public:
         catalog_.importSections_.push_back({plugin_, std::move(section)});
     }
 
+    void document(sdk::RouteDoc doc) override {
+        const auto what = sdk::toString(doc.method) + " " + doc.path;
+        checkOpen("the description of route " + what);
+        bool declared = false;
+        for (const auto& r : catalog_.routes_)
+            declared =
+                declared || (r.plugin == plugin_ && r.decl.method == doc.method && r.decl.path == doc.path);
+        if (!declared) {
+            catalog_.conflicts_.push_back("plugin '" + plugin_ + "' describes route " + what +
+                                          ", which it does not declare; declare the route first");
+            return;
+        }
+        for (const auto& d : catalog_.routeDocs_)
+            if (d.decl.method == doc.method && d.decl.path == doc.path)
+                catalog_.conflict("the description of route " + what, d.plugin, plugin_);
+        catalog_.routeDocs_.push_back({plugin_, std::move(doc)});
+    }
+
     void provide(const std::string& name, std::shared_ptr<sdk::Service> service) override {
         checkOpen("service " + name);
         auto it = catalog_.services_.find(name);
@@ -211,6 +229,13 @@ std::vector<T> forModel(const std::vector<Declared<std::pair<std::string, T>>>& 
 
 } // namespace
 
+const sdk::RouteDoc* Catalog::routeDoc(sdk::Method method, const std::string& path) const {
+    for (const auto& d : routeDocs_)
+        if (d.decl.method == method && d.decl.path == path)
+            return &d.decl;
+    return nullptr;
+}
+
 std::vector<sdk::FilterDecl> Catalog::filtersOf(const std::string& model) const {
     return forModel(filters_, model);
 }
@@ -265,6 +290,7 @@ std::vector<RelationView> Catalog::relationsOf(const std::string& name) const {
 void Catalog::clear() {
     models_.clear();
     routes_.clear();
+    routeDocs_.clear();
     rules_.clear();
     commands_.clear();
     settings_.clear();
@@ -279,6 +305,7 @@ void Catalog::forget(const std::string& plugin) {
     auto byPlugin = [&](const auto& declared) { return declared.plugin == plugin; };
     std::erase_if(models_, byPlugin);
     std::erase_if(routes_, byPlugin);
+    std::erase_if(routeDocs_, byPlugin);
     std::erase_if(rules_, byPlugin);
     std::erase_if(commands_, byPlugin);
     std::erase_if(settings_, byPlugin);

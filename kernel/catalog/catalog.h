@@ -1,5 +1,5 @@
-// The catalog: every declaration of every loaded plugin (models, routes, rules, commands,
-// settings, filters, services), who declared it, and the conflicts between them.
+// The catalog: every declaration of every loaded plugin (models, routes and their descriptions,
+// rules, commands, settings, filters, services), who declared it, and the conflicts between them.
 #pragma once
 
 #include <dq/sdk/plugin.h>
@@ -48,6 +48,8 @@ public:
     const std::vector<Declared<sdk::ModelDecl>>& models() const { return models_; }
     const sdk::ModelDecl* model(const std::string& name) const;
     const std::vector<Declared<sdk::RouteDecl>>& routes() const { return routes_; }
+    /// What a plugin said of one of its routes for the API description, or nullptr.
+    const sdk::RouteDoc* routeDoc(sdk::Method method, const std::string& path) const;
     const std::vector<Declared<sdk::RuleDecl>>& rules() const { return rules_; }
     const std::vector<Declared<sdk::CommandDecl>>& commands() const { return commands_; }
     std::vector<sdk::SettingDecl> settingsOf(const std::string& plugin) const;
@@ -79,6 +81,7 @@ private:
     std::vector<std::string> conflicts_;
     std::vector<Declared<sdk::ModelDecl>> models_;
     std::vector<Declared<sdk::RouteDecl>> routes_;
+    std::vector<Declared<sdk::RouteDoc>> routeDocs_;
     std::vector<Declared<sdk::RuleDecl>> rules_;
     std::vector<Declared<sdk::CommandDecl>> commands_;
     std::vector<Declared<sdk::SettingDecl>> settings_;

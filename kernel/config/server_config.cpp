@@ -33,6 +33,8 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "bcrypt_rounds",
                                                    "event_retention_minutes",
                                                    "presence_timeout_seconds",
+                                                   "cors_allowed_origins",
+                                                   "swagger_ui_folder",
                                                    "password_hashing",
                                                    "logging",
                                                    "plugins",
@@ -350,6 +352,41 @@ bool isIpAddress(const std::string& text) {
     return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
+/// "https://ui.example.org" or "http://localhost:7600": a scheme, a host and maybe a port, as a
+/// browser sends it in Origin (no path, no trailing slash).
+bool isOrigin(const std::string& text) {
+    auto scheme = text.find("://");
+    if (scheme == std::string::npos || scheme == 0 || scheme + 3 == text.size())
+        return false;
+    auto rest = text.substr(scheme + 3);
+    return rest.find_first_of("/?# ") == std::string::npos;
+}
+
+void readCorsOrigins(Checker& check, const YAML::Node& node, const std::string& path, ServerConfig& config) {
+    const std::string expected = "\"*\" or a list of origins such as https://ui.example.org (scheme, host "
+                                 "and port as the browser sends them; no path)";
+    if (absent(node))
+        return;
+    if (node.IsScalar() && node.Scalar() == "*") {
+        config.corsAllowedOrigins = {"*"};
+        return;
+    }
+    if (!node.IsSequence() || node.size() == 0) {
+        check.problem(path, expected, node);
+        return;
+    }
+    std::vector<std::string> origins;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node item = node[i];
+        if (item.IsScalar() && (item.Scalar() == "*" || isOrigin(item.Scalar())))
+            origins.push_back(item.Scalar());
+        else
+            check.problem(path + "[" + std::to_string(i) + "]",
+                          "\"*\" or an origin such as https://ui.example.org", item);
+    }
+    config.corsAllowedOrigins = origins;
+}
+
 void readEnvironment(Checker& check, const YAML::Node& env, const std::string& prefix, ServerConfig& config) {
     check.unknownKeys(env, prefix, kEnvironmentKeys);
     const auto at = [&](const std::string& key) { return prefix + "." + key; };
@@ -458,6 +495,13 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
     if (auto v = check.integer(env["presence_timeout_seconds"], at("presence_timeout_seconds"), 3, 86400,
                                "an integer 3-86400 (seconds)"))
         config.presenceTimeoutSeconds = static_cast<int>(*v);
+    readCorsOrigins(check, env["cors_allowed_origins"], at("cors_allowed_origins"), config);
+    if (auto v = check.text(env["swagger_ui_folder"], at("swagger_ui_folder"), "a folder")) {
+        if (v->empty())
+            check.problem(at("swagger_ui_folder"), "a folder", env["swagger_ui_folder"]);
+        else
+            config.swaggerUiFolder = *v;
+    }
     if (!absent(env["rabbitmq_uri"]))
         check.warning(at("rabbitmq_uri") +
                       ": not needed, ignored. vantage6 relays events between server processes through "

@@ -59,6 +59,11 @@ struct ServerConfig {
     /// `presence_timeout_seconds`: a node whose server process stops refreshing its connection
     /// (killed, cut off) turns offline this long after the last refresh.
     int presenceTimeoutSeconds = 60;
+    /// `cors_allowed_origins`: the origins browsers may call the API from; "*" for any.
+    std::vector<std::string> corsAllowedOrigins = {"*"};
+    /// `swagger_ui_folder`: Swagger UI's files for /apidocs/; by default where Debian's
+    /// python3-flasgger installs them.
+    std::string swaggerUiFolder = "/usr/lib/python3/dist-packages/flasgger/ui3/static";
     /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
     /// and checks passwords and api keys.
     int hashThreads = 0;

@@ -85,7 +85,6 @@ void answer(Poco::Net::HTTPServerResponse& response, int status, const std::stri
             const std::string& contentType = "text/plain; charset=UTF-8") {
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType(contentType);
-    response.set("Access-Control-Allow-Origin", "*");
     response.set("Cache-Control", "no-store");
     response.sendBuffer(body.data(), body.size());
 }
@@ -809,8 +808,10 @@ struct EventChannel::Impl {
                       const std::string& sid) {
         const auto& method = request.getMethod();
         if (method == "OPTIONS") {
-            response.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            response.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            if (!env.cors) {
+                response.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                response.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            }
             answer(response, 204, "");
             return;
         }
@@ -1216,6 +1217,11 @@ bool EventChannel::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTP
     const auto base = d.settings.path.substr(0, d.settings.path.size() - 1);
     if (path != base && path.compare(0, d.settings.path.size(), d.settings.path) != 0)
         return false;
+    if (d.env.cors)
+        for (const auto& [name, value] : d.env.cors(request))
+            response.set(name, value);
+    else
+        response.set("Access-Control-Allow-Origin", "*");
     if (!d.running) {
         answer(response, 503, engineError(3, "The server is shutting down"), "application/json");
         return true;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <dq/sdk/services.h>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,9 @@ struct EventChannelEnvironment {
     /// Whether HTTP connections wait for a worker thread; a long poll then answers at once instead
     /// of holding its worker. Unset: never.
     std::function<bool()> workersScarce;
+    /// The CORS headers of the answer to this request, a preflight's included (the API's policy,
+    /// `cors_allowed_origins`). Unset: every origin.
+    std::function<std::map<std::string, std::string>(const Poco::Net::HTTPServerRequest& request)> cors;
 };
 
 class EventChannel {

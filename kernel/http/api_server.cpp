@@ -19,6 +19,7 @@
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Stopwatch.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/Thread.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
@@ -197,8 +198,11 @@ private:
         out << "HTTP/1.1 " << response.status << " "
             << Poco::Net::HTTPResponse::getReasonForStatus(
                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status))
-            << "\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: "
-            << body.str().size() << "\r\nConnection: close\r\n";
+            << "\r\nContent-Type: application/json\r\nContent-Length: " << body.str().size()
+            << "\r\nConnection: close\r\n";
+        for (const auto& [name, value] :
+             api_.env_.cors.headers(originOf(head.substr(0, head.find("\r\n\r\n")))))
+            out << name << ": " << value << "\r\n";
         for (const auto& [name, value] : response.headers)
             out << name << ": " << value << "\r\n";
         out << "\r\n" << body.str();
@@ -207,6 +211,18 @@ private:
         accessLog().information("%s GET %s %d %z %Ldms (fast lane)", request.clientAddress, uri.toString(),
                                 response.status, body.str().size(),
                                 static_cast<Poco::Int64>(watch.elapsed() / 1000));
+    }
+
+    /// The Origin header of a request head (names are case-insensitive), or "".
+    static std::string originOf(const std::string& head) {
+        std::istringstream lines(head);
+        std::string line;
+        while (std::getline(lines, line)) {
+            auto colon = line.find(':');
+            if (colon != std::string::npos && Poco::icompare(line.substr(0, colon), "origin") == 0)
+                return Poco::trim(line.substr(colon + 1));
+        }
+        return "";
     }
 
     ApiServer& api_;
@@ -258,8 +274,8 @@ public:
         }
         httpResponse.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
         httpResponse.setContentType("application/json");
-        httpResponse.set("Access-Control-Allow-Origin", "*");
-        httpResponse.set("Access-Control-Expose-Headers", "total-count, Link, jwt-token");
+        for (const auto& [name, value] : api_.env_.cors.forRequest(httpRequest))
+            httpResponse.set(name, value);
         for (const auto& [name, value] : response.headers)
             httpResponse.set(name, value);
         httpResponse.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -293,13 +309,8 @@ private:
         request.clientAddress = http.clientAddress().host().toString();
 
         if (http.getMethod() == "OPTIONS") {
-            // CORS preflight: any origin, the methods and headers the UI and clients use.
-            sdk::Response r;
-            r.status = 200;
-            r.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-            r.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type";
-            r.headers["Access-Control-Max-Age"] = "86400";
-            return r;
+            // A CORS preflight: answered with the policy's headers, set for every answer.
+            return sdk::Response{200, {}, {}};
         }
         auto method = parseMethod(http.getMethod());
         if (!method)

@@ -5,6 +5,7 @@
 #include "kernel/auth/token_service.h"
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database.h"
+#include "kernel/http/cors.h"
 #include "kernel/http/router.h"
 #include "kernel/http/serializer.h"
 #include "kernel/http/touch_throttle.h"
@@ -31,6 +32,8 @@ struct ApiEnvironment {
     std::function<sdk::Services&(const std::string& plugin)> servicesOf;
     std::string apiPath = "/api";
     std::size_t maxBodyBytes = 1024 * 1024;
+    /// Which origins browsers may call the API from (`cors_allowed_origins`).
+    CorsPolicy cors;
     /// Requests outside api_path (the event channel's /socket.io/) go here first; it returns
     /// false when the request is not its own. It may take the connection over (WebSocket).
     std::function<bool(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)> outsideApi;

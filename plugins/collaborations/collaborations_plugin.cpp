@@ -92,6 +92,33 @@ public:
         registry.route({Method::Get, "/organization/<id>/collaboration", userNode,
                         listOrganizationCollaborations, "List the collaborations of an organization"});
 
+        // For the API description: the rules of the routes below a collaboration or organization,
+        // which the kernel cannot infer from the path.
+        const RuleKey viewAny{"collaboration", Scope::Global, Operation::View};
+        const RuleKey viewOwn{"collaboration", Scope::Organization, Operation::View};
+        const RuleKey edit{"collaboration", Scope::Global, Operation::Edit};
+        const std::vector<ApiField> organizationId{
+            {"id", ApiField::Type::Integer, true, "the organization's id"}};
+        const std::vector<ApiField> nodeId{{"id", ApiField::Type::Integer, true, "the node's id"}};
+        registry.document({Method::Get, "/collaboration/<id>/organization", "", {viewAny, viewOwn}});
+        registry.document(
+            {Method::Post, "/collaboration/<id>/organization", "", {edit}, false, organizationId});
+        registry.document({Method::Delete,
+                           "/collaboration/<id>/organization",
+                           "",
+                           {{"collaboration", Scope::Global, Operation::Delete}},
+                           false,
+                           organizationId});
+        registry.document({Method::Get, "/collaboration/<id>/node", "", {viewAny, viewOwn}});
+        registry.document({Method::Post, "/collaboration/<id>/node", "", {edit}, false, nodeId});
+        registry.document({Method::Delete, "/collaboration/<id>/node", "", {edit}, false, nodeId});
+        registry.document(
+            {Method::Get,
+             "/collaboration/<id>/task",
+             "",
+             {{"task", Scope::Global, Operation::View}, {"task", Scope::Organization, Operation::View}}});
+        registry.document({Method::Get, "/organization/<id>/collaboration", "", {viewAny, viewOwn}});
+
         // ---- Commands ----
         registry.command({{"collaboration", "list"},
                           "List all collaborations with their organizations",

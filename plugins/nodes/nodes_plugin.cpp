@@ -121,11 +121,30 @@ public:
                         {},
                         [state](RequestContext& ctx) { return nodeLogin(ctx, *state); },
                         "Node login with its API key"});
+        sdk::RouteDoc login{Method::Post, "/token/node"};
+        login.noRule = true;
+        login.body = {{"api_key", sdk::ApiField::Type::Text, true}};
+        registry.document(login);
         registry.route({Method::Post, "/recover/node", user,
                         [state](RequestContext& ctx) { return resetApiKey(ctx, *state); },
                         "Give a node a new API key"});
         registry.route({Method::Get, "/organization/<id>/node", userNode, listOrganizationNodes,
                         "List the nodes of an organization"});
+
+        // For the API description: rules the kernel cannot infer from these paths.
+        registry.document(
+            {Method::Post,
+             "/recover/node",
+             "ORGANIZATION scope: nodes of the caller's organization. A node of another "
+             "organization also needs every rule a node holds.",
+             {{"node", Scope::Global, Operation::Edit}, {"node", Scope::Organization, Operation::Edit}},
+             false,
+             {{"id", ApiField::Type::Integer, true, "the node's id"}}});
+        registry.document(
+            {Method::Get,
+             "/organization/<id>/node",
+             "",
+             {{"node", Scope::Global, Operation::View}, {"node", Scope::Organization, Operation::View}}});
 
         // ---- Commands ----
         registry.command({{"node", "list"}, "List all nodes", {}, "", listCommand});

@@ -106,6 +106,17 @@ void declareRoutes(sdk::Registry& registry) {
                     {ClientKind::User, ClientKind::Node},
                     edit,
                     "Edit an organization (nodes upload their public key here)"});
+
+    std::vector<sdk::ApiField> fields;
+    for (const auto& name : kEditableFields)
+        fields.push_back({name, sdk::ApiField::Type::Text});
+    sdk::RouteDoc create{sdk::Method::Post, "/organization"};
+    create.body = fields;
+    registry.document(create);
+    sdk::RouteDoc edit{sdk::Method::Patch, "/organization/<id>"};
+    edit.body = fields;
+    edit.description = "Only the fields sent change. `public_key` is the node's public key, base64-encoded.";
+    registry.document(edit);
 }
 
 } // namespace dq::plugins::organizations

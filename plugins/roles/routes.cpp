@@ -291,6 +291,24 @@ void declareRoutes(sdk::Registry& registry) {
     route(Method::Delete, "/role/<id>/rule/<rule_id>", removeRoleRule, "Remove a rule from a role");
     route(Method::Get, "/rule", listRules, "The rules of the loaded plugins");
     route(Method::Get, "/rule/<id>", showRule, "One rule");
+
+    // For the API description: the rules of the routes below a role, which the kernel cannot infer.
+    registry.document(
+        {Method::Get,
+         "/role/<id>/rule",
+         "The caller's own roles need no rule.",
+         {{"role", Scope::Global, Operation::View}, {"role", Scope::Organization, Operation::View}}});
+    registry.document(
+        {Method::Post,
+         "/role/<id>/rule/<rule_id>",
+         "ORGANIZATION scope: roles of the caller's organization. The rule added must be one the "
+         "caller holds.",
+         {{"role", Scope::Global, Operation::Edit}, {"role", Scope::Organization, Operation::Edit}}});
+    registry.document(
+        {Method::Delete,
+         "/role/<id>/rule/<rule_id>",
+         "ORGANIZATION scope: roles of the caller's organization.",
+         {{"role", Scope::Global, Operation::Delete}, {"role", Scope::Organization, Operation::Delete}}});
 }
 
 } // namespace dq::plugins::roles

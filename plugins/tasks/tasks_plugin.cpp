@@ -88,6 +88,16 @@ private:
                  {ClientKind::User, ClientKind::Container},
                  createTask,
                  "Create a task with one result per organization"});
+        sdk::RouteDoc create{Method::Post, "/task"};
+        create.body = {{"collaboration_id", sdk::ApiField::Type::Integer, true},
+                       {"organizations", sdk::ApiField::Type::List, true,
+                        "`[{\"id\": <organization id>, \"input\": <input for its node>}]`"},
+                       {"name", sdk::ApiField::Type::Text},
+                       {"description", sdk::ApiField::Type::Text},
+                       {"image", sdk::ApiField::Type::Text, false, "the algorithm's Docker image"},
+                       {"database", sdk::ApiField::Type::Text},
+                       {"master", sdk::ApiField::Type::Boolean, false, "sent by older clients; ignored"}};
+        r.document(create);
         r.route({Method::Get, "/task/<id>", any, getTask, "Get a task"});
         r.route({Method::Delete, "/task/<id>", user, deleteTask, "Delete a task and its results"});
         r.route({Method::Get,
@@ -110,6 +120,18 @@ private:
 
         r.route({Method::Post, "/kill/task", user, killTaskRoute, "Kill the containers of a task"});
         r.route({Method::Post, "/kill/node/tasks", user, killNodeTasks, "Kill all containers of a node"});
+
+        // For the API description: rules the kernel cannot infer from these paths.
+        r.document(
+            {Method::Get,
+             "/task/<id>/result",
+             "",
+             {{"result", Scope::Global, Operation::View}, {"result", Scope::Organization, Operation::View}}});
+        const std::vector<sdk::RuleKey> kill{{"event", Scope::Global, Operation::Create},
+                                             {"event", Scope::Collaboration, Operation::Create},
+                                             {"event", Scope::Organization, Operation::Create}};
+        r.document({Method::Post, "/kill/task", "", kill});
+        r.document({Method::Post, "/kill/node/tasks", "", kill});
     }
 };
 

@@ -202,6 +202,31 @@ void declareAuthRoutes(sdk::Registry& registry, const std::shared_ptr<const std:
                                   changePassword,
                                   "Change your own password (ends every session of the account)",
                                   false});
+
+    using Type = sdk::ApiField::Type;
+    sdk::RouteDoc login;
+    login.method = Method::Post;
+    login.path = "/token/user";
+    login.noRule = true;
+    login.body = {{"username", Type::Text, true},
+                  {"password", Type::Text, true},
+                  {"mfa_code", Type::Text, false,
+                   "the current code of the authenticator app, when two-factor "
+                   "authentication is on"}};
+    login.description = "Answers `access_token`, `refresh_token`, `refresh_url` and `user_url`; or, when "
+                        "two-factor authentication is to be set up, `qr_uri` and `otp_secret`.";
+    registry.document(login);
+    sdk::RouteDoc refreshDoc;
+    refreshDoc.method = Method::Post;
+    refreshDoc.path = "/token/refresh";
+    refreshDoc.noRule = true;
+    registry.document(refreshDoc);
+    sdk::RouteDoc change;
+    change.method = Method::Patch;
+    change.path = "/password/change";
+    change.noRule = true;
+    change.body = {{"current_password", Type::Text, true}, {"new_password", Type::Text, true}};
+    registry.document(change);
 }
 
 } // namespace dq::plugins::users

@@ -2,12 +2,15 @@
 #   dq_install_packages [extra packages...]   installs what is missing (needs root)
 #   dq_build BUILD_DIR [cmake args...]         configures and builds with -j2 (ccache when present);
 #                                              DQ_TARGETS="a b" limits the build to those targets
+#   dq_install_openapi_validator               installs swagger-cli (npm) into a cache folder, prints
+#                                              the path of its program
 
 DQ_PACKAGES=(build-essential cmake pkg-config ccache libpoco-dev libyaml-cpp-dev libboost-dev
     libboost-filesystem-dev libgtest-dev libgmock-dev pybind11-dev python3-dev libcrypt-dev libpq-dev
     postgresql curl ca-certificates openssl wrk haproxy
     python3-socketio python3-websocket python3-requests python3-pyotp
-    libcli11-dev dpkg-dev fakeroot lintian clang libclang-rt-14-dev)
+    libcli11-dev dpkg-dev fakeroot lintian clang libclang-rt-14-dev
+    python3-flasgger)
 
 dq_install_packages() {
     local missing=() p
@@ -44,4 +47,19 @@ dq_build() {
         return 1
     }
     grep -E "warning:" "$dir.build.log" | sort -u | head -20 || true
+}
+
+# The OpenAPI validator of the tests: Debian has none for OpenAPI 3, so the npm package, pinned, in a
+# cache folder outside the repository (installed once, reused by later runs).
+dq_install_openapi_validator() {
+    local dir=${DQ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dataquality/npm}
+    local program=$dir/node_modules/.bin/swagger-cli
+    if [[ ! -x $program ]]; then
+        command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js with npm" >&2; return 1; }
+        echo "==> installing @apidevtools/swagger-cli into $dir" >&2
+        mkdir -p "$dir"
+        npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error \
+            @apidevtools/swagger-cli@4.0.4 >&2 || return 1
+    fi
+    echo "$program"
 }

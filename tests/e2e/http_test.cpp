@@ -25,7 +25,8 @@ TEST(KernelRoutes, VersionReportsServerKernelAbiAndPlugins) {
     ASSERT_EQ(r.status, 200);
     auto body = r.object();
     EXPECT_EQ(body->getValue<std::string>("version"), "3.11.1");
-    EXPECT_EQ(body->getValue<std::string>("sdk_abi"), "2.1");
+    EXPECT_EQ(body->getValue<std::string>("sdk_abi"),
+              std::to_string(dq::sdk::kAbiMajor) + "." + std::to_string(dq::sdk::kAbiMinor));
     EXPECT_TRUE(body->getObject("plugins")->has("organizations"));
 }
 

@@ -54,7 +54,27 @@ answer=$(curl -s -w ' %{http_code}' -X POST -H 'Content-Type: application/json' 
 list=$(curl -s "http://127.0.0.1:$port/api/hello")
 [[ $list == *'Hoi, Ada!'* ]] || fail "GET /api/hello answered: $list"
 
+# The API description shows the plugin's routes, with the body the plugin described.
+spec=$(curl -sf "http://127.0.0.1:$port/apispec_1.json") || fail "GET /apispec_1.json failed"
+python3 - "$spec" <<'PY' || fail "/apispec_1.json does not describe the plugin's routes"
+import json, sys
+doc = json.loads(sys.argv[1])
+hello = doc["paths"]["/hello"]
+assert hello["get"]["x-plugin"] == "hello" and hello["post"]["x-plugin"] == "hello", hello
+body = hello["post"]["requestBody"]["content"]["application/json"]["schema"]
+assert body["properties"]["name"]["description"] == "who to greet", body
+assert body["required"] == ["name"], body
+assert hello["post"]["security"] == [], "public route shown as needing a token"
+assert "greeting" in doc["components"]["schemas"], "the plugin's model has no schema"
+PY
+if [[ -n ${DQ_TEST_OPENAPI_VALIDATOR:-} ]]; then
+    echo "$spec" >"$work/apispec_1.json"
+    "$DQ_TEST_OPENAPI_VALIDATOR" validate "$work/apispec_1.json" || fail "the document with the plugin is not valid OpenAPI"
+else
+    echo "-- DQ_TEST_OPENAPI_VALIDATOR is not set: the document is not validated (scripts/test sets it)"
+fi
+
 kill "$server_pid"; wait "$server_pid" || true; server_pid=
 count=$("$vserver" hello count --config "$work/server.yaml" --data-dir "$work/data") || fail "vserver hello count"
 [[ $count == "1 greetings" ]] || fail "vserver hello count printed: $count"
-echo "PASS: out-of-tree plugin built against the installed SDK, loaded, served, and its command ran"
+echo "PASS: out-of-tree plugin built against the installed SDK, loaded, served, described in the API document, and its command ran"

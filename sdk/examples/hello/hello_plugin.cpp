@@ -1,5 +1,6 @@
 // An example plugin written against the installed SDK only: one setting, one model, two routes
-// and a CLI command. Enable it with `plugins: {enabled: [..., hello], folders: [<its build dir>, ...]}`.
+// (one described for the API documentation) and a CLI command. Enable it with `plugins: {enabled: [...,
+// hello], folders: [<its build dir>, ...]}`.
 #include <dq/sdk/plugin.h>
 #include <ostream>
 
@@ -33,6 +34,10 @@ public:
                         }});
         registry.route(
             {Method::Get, "/hello", {}, [](RequestContext& ctx) { return ctx.list("greeting", {}); }});
+        // What the API description (/apispec_1.json) shows of the body; the rest it knows already.
+        RouteDoc greet{Method::Post, "/hello"};
+        greet.body = {{"name", ApiField::Type::Text, true, "who to greet"}};
+        registry.document(greet);
         registry.command({{"hello", "count"}, "Count the greetings", {}, "", [](CommandContext& ctx) {
                               ctx.out() << ctx.store().count("greeting") << " greetings\n";
                               return 0;

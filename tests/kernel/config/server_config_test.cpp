@@ -617,3 +617,37 @@ TEST(ServerConfigExamples, EveryServerConfigurationInTheConfigFolderLoads) {
         }
     }
 }
+
+namespace {
+
+TEST(ServerConfig, AllowsEveryOriginAndFindsSwaggerUiInFlasggerByDefault) {
+    auto config = parseApplication("");
+    EXPECT_EQ(config.corsAllowedOrigins, std::vector<std::string>{"*"});
+    EXPECT_EQ(config.swaggerUiFolder, "/usr/lib/python3/dist-packages/flasgger/ui3/static");
+}
+
+TEST(ServerConfig, ReadsAllowedOriginsAndTheSwaggerUiFolder) {
+    auto config =
+        parseApplication("  cors_allowed_origins: [https://ui.example.org, 'http://localhost:7600']\n"
+                         "  swagger_ui_folder: /opt/swagger-ui-dist\n");
+    EXPECT_EQ(config.corsAllowedOrigins,
+              (std::vector<std::string>{"https://ui.example.org", "http://localhost:7600"}));
+    EXPECT_EQ(config.swaggerUiFolder, "/opt/swagger-ui-dist");
+    EXPECT_EQ(parseApplication("  cors_allowed_origins: '*'\n").corsAllowedOrigins,
+              std::vector<std::string>{"*"});
+}
+
+TEST(ServerConfig, RefusesAnOriginWithAPathOrWithoutAScheme) {
+    EXPECT_EQ(problemOfApplication("  cors_allowed_origins: [https://ui.example.org/]\n"),
+              "server.yaml: application.cors_allowed_origins[0]: expected \"*\" or an origin such as "
+              "https://ui.example.org, got \"https://ui.example.org/\"");
+    EXPECT_EQ(problemOfApplication("  cors_allowed_origins: [ok.example.org]\n"),
+              "server.yaml: application.cors_allowed_origins[0]: expected \"*\" or an origin such as "
+              "https://ui.example.org, got \"ok.example.org\"");
+    EXPECT_EQ(problemOfApplication("  cors_allowed_origins: https://ui.example.org\n"),
+              "server.yaml: application.cors_allowed_origins: expected \"*\" or a list of origins such as "
+              "https://ui.example.org (scheme, host and port as the browser sends them; no path), got "
+              "\"https://ui.example.org\"");
+}
+
+} // namespace

@@ -259,6 +259,19 @@ TEST_F(PluginHostTest, RejectsPluginBuiltForNewerMinorAbi) {
                             "rebuild the plugin against SDK " + std::to_string(dq::sdk::kAbiMajor) + ".x"));
 }
 
+// Minor versions only add: a plugin built for an older minor of the same major loads unchanged.
+TEST_F(PluginHostTest, LoadsPluginBuiltForAnOlderMinorAbi) {
+    static_assert(dq::sdk::kAbiMinor > 0,
+                  "the fixture 'older' exports ABI 2.0, an older minor than this SDK's");
+    load({"older"});
+    ASSERT_EQ(host_->plugins().size(), 1u);
+    EXPECT_EQ(host_->plugins().front().abiMajor, 2);
+    EXPECT_EQ(host_->plugins().front().abiMinor, 0);
+    ASSERT_EQ(catalog_.routes().size(), 1u);
+    EXPECT_EQ(catalog_.routes().front().decl.path, "/older");
+    EXPECT_EQ(catalog_.routeDoc(sdk::Method::Get, "/older"), nullptr);
+}
+
 TEST_F(PluginHostTest, RejectsSharedLibraryWithoutPluginSection) {
     auto problems = loadProblems({"plain"});
     EXPECT_THAT(problems, ElementsAre(fixture("plain") + ": not a dataquality plugin (no dqplugin section / "

@@ -87,6 +87,51 @@ using Decorator = std::function<void(Store& store, const Record& record, Poco::J
 /// commits. `row` is the row as stored, with its id.
 using InsertHook = std::function<void(Store& store, Events& events, const Record& row)>;
 
+/// Since ABI 2.1: a value of a request body or query string, as the API description shows it.
+struct ApiField {
+    enum class Type {
+        Text,
+        Integer,
+        Real,
+        Boolean,
+        DateTime, ///< ISO 8601 text
+        Ids,      ///< a list of ids, e.g. `[1, 2]`
+        List,     ///< a list of anything
+        Object,   ///< a JSON object with its own structure
+        Any,
+    };
+    std::string name;
+    Type type = Type::Text;
+    bool required = false;
+    std::string description;
+};
+
+/// Since ABI 2.1: what the API description (the OpenAPI document at `/apispec_1.json`) says of one
+/// declared route beyond its declaration. All optional: without it the kernel describes the route
+/// from what it knows (path parameters, who may call it, the model whose resource path the route's
+/// path is, that model's filters, and the rules of the path's first segment for the method's
+/// operation: GET view, POST create, PATCH/PUT edit, DELETE delete).
+struct RouteDoc {
+    Method method = Method::Get;
+    std::string path; ///< exactly as in the RouteDecl
+    /// Longer text shown under the summary (Markdown).
+    std::string description;
+    /// The rules, any one of which lets a user in; replaces the inferred ones.
+    std::vector<RuleKey> rules;
+    /// The route checks no rule (only who the caller is): no rules are inferred.
+    bool noRule = false;
+    /// The JSON body's fields; empty: the body is described as any JSON object (POST, PATCH, PUT).
+    std::vector<ApiField> body;
+    /// Query parameters besides the model's filters and pagination.
+    std::vector<ApiField> query;
+    /// The model the route answers with; empty: the model whose resource path matches the path.
+    std::string model;
+    /// Whether it answers with a paginated list of `model` (inferred for GET on a resource path).
+    bool list = false;
+    /// The success status; 0: 201 for POST on a resource path, else 200.
+    int status = 0;
+};
+
 /// The declare-phase handle. Everything a plugin contributes is declared here, explicitly; the
 /// kernel freezes the registry afterwards (later calls throw).
 class Registry {
@@ -106,6 +151,8 @@ public:
     /// Since ABI 2.1: a key of the `vserver import` file that this plugin reads and writes (see
     /// import.h). Two plugins declaring the same key in the same place refuse the start.
     virtual void importSection(ImportSectionDecl section) = 0;
+    /// Since ABI 2.1: describes a route this plugin declared (see RouteDoc), after route().
+    virtual void document(RouteDoc doc) = 0;
 };
 
 class Plugin {
