@@ -15,8 +15,8 @@ namespace dq::kernel {
 
 namespace {
 
-/// The longest a request may expect to wait for its hash before it is refused instead.
-constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(2);
+/// The longest a request without a deadline of its own may expect to wait for its hash.
+constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(4);
 
 } // namespace
 
@@ -24,10 +24,14 @@ PasswordHasher::PasswordHasher(int cost, Limits limits, Caller caller)
     : cost_(cost), caller_(std::move(caller)) {
     int threads = limits.threads;
     if (threads <= 0)
-        // Half the cores: bcrypt is pure CPU, and the other half keeps answering everything else.
-        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+        // One per core, at least two. Under load the scheduler shares the cores between all runnable
+        // threads alike, the HTTP workers included: with fewer, hashing gets so small a share that
+        // logins starve (measured with bench/soak: one thread next to busy workers managed under one
+        // hash a second at cost 12). With none waiting, the threads sleep.
+        threads = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
     threadCount_ = static_cast<std::size_t>(threads);
-    queueLimit_ = static_cast<std::size_t>(limits.queue > 0 ? limits.queue : 4 * threads);
+    // Room for as many hashes as a request may wait for; the bound keeps the queue finite.
+    queueLimit_ = static_cast<std::size_t>(limits.queue > 0 ? limits.queue : 16 * threads);
     for (int i = 0; i < threads; ++i)
         threads_.emplace_back([this] { serve(); });
 }
@@ -79,13 +83,13 @@ void PasswordHasher::onPool(std::function<void()> work) {
     {
         std::unique_lock lock(mutex_);
         // The wait ahead: the hashes queued and running, spread over the threads, at the recent pace
-        // (none with an idle thread, so the estimate recovers once the load is gone).
+        // (none with an idle thread, so the estimate recovers once the load is gone), then its own.
         auto wait = averageHash_ * static_cast<long>(queue_.size() + busy_) / static_cast<long>(threadCount_);
-        auto longest = kLongestWait;
-        if (deadline)
-            longest = std::min(longest, std::chrono::duration_cast<std::chrono::microseconds>(
-                                            *deadline - std::chrono::steady_clock::now()));
-        if (request && (queue_.size() >= queueLimit_ || wait > longest))
+        // A request waits as long as its budget allows: refusing earlier only makes it come back.
+        auto longest = deadline ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                      *deadline - std::chrono::steady_clock::now())
+                                : kLongestWait;
+        if (request && (queue_.size() >= queueLimit_ || wait + averageHash_ > longest))
             throw sdk::ServiceUnavailable(
                 "The server is busy checking passwords; please try again in a few seconds.");
         room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
