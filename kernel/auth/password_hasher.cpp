@@ -89,7 +89,9 @@ void PasswordHasher::onPool(std::function<void()> work) {
         auto longest = deadline ? std::chrono::duration_cast<std::chrono::microseconds>(
                                       *deadline - std::chrono::steady_clock::now())
                                 : kLongestWait;
-        if (request && (queue_.size() >= queueLimit_ || wait + averageHash_ > longest))
+        // With a thread free it starts at once: the estimate of a past burst must not keep it out.
+        const bool threadFree = queue_.size() + busy_ < threadCount_;
+        if (request && !threadFree && (queue_.size() >= queueLimit_ || wait + averageHash_ > longest))
             throw sdk::ServiceUnavailable(
                 "The server is busy checking passwords; please try again in a few seconds.");
         room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
