@@ -4,13 +4,14 @@ example import) gets, all at once for DURATION seconds and on CONNECTIONS concur
 wrk on the lists of every resource and on /version, wrong-password and right-password logins,
 researchers creating tasks, nodes fetching and posting their results, and a health probe. Prints
 per kind the answers by class and the slowest answer, the 503s apart from other 5xx, the slowest
-/health, the logins checked per second and turned away, and the server's memory (RSS) before the
-load, at most during it, at its end and every 5 s after it until it is back to its size before.
+/health, the logins checked per second and turned away, and the server's memory (RSS and anonymous)
+before the load, at most during it, at its end and every 5 s after it until it is back.
 
 Login clients behave well: after a 503 they wait as long as its Retry-After says. Exit code 1 when
 the server died, answered a 5xx other than 503, left a request unanswered for more than 5 s, took
-more than 1 s for /health, turned away half of the right-password logins or more, or its memory did
-not return to within 10 % of its size before the load within 150 s after it.
+more than 1 s for /health, turned away half of the right-password logins or more, or its anonymous
+memory (heap and stacks: RSS without the program's and libraries' pages, which the load pages in from
+their files) did not return to within 10 % of its size before the load within 150 s after it.
 
     bench/soak/run.py [--build BUILD_DIR] [--duration SECONDS] [--connections N] [--uri DATABASE_URI]
                       [--bcrypt-rounds N]
@@ -129,16 +130,16 @@ def node(api_key):
                 break
 
 
-rss_peak = 0
+rss_peak = anon_peak = 0
 
 
 def health():
-    global rss_peak
+    global rss_peak, anon_peak
     while time.time() < deadline:
         status, _, seconds = call("GET", "/health", timeout=10)
         counts.add("GET /health", status, seconds)
         try:
-            rss_peak = max(rss_peak, rss_kb(pid))
+            rss_peak, anon_peak = max(rss_peak, rss_kb(pid)), max(anon_peak, anon_kb(pid))
         except OSError:
             pass
         time.sleep(0.2)
@@ -176,9 +177,15 @@ def wrk(path, token, connections):
     counts.add(kind, 200, slowest, 0)
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     status = open(f"/proc/{pid}/status").read()
-    return int([l.split()[1] for l in status.splitlines() if l.startswith("VmRSS")][0])
+    return int([l.split()[1] for l in status.splitlines() if l.startswith(field + ":")][0])
+
+
+def anon_kb(pid):
+    """The memory the server holds itself (heap, stacks): its RSS without the pages of its program and
+    libraries, which the load pages in from the files and the kernel may drop again."""
+    return rss_kb(pid, "RssAnon")
 
 
 subprocess.run([vserver, "import", os.path.join(root, "config", "import-example.yaml"), *ctx], check=True,
@@ -199,7 +206,7 @@ try:
          {"organization_ids": organizations + [roots[0]["id"]]}, token)
     for path in ["/organization", "/user", "/task"]:  # warm up before measuring memory
         call("GET", path, None, token)
-    rss_before = rss_kb(pid)
+    rss_before, anon_before = rss_kb(pid), anon_kb(pid)
 
     # The connections: 24 logins (16 wrong, 8 right), 8 researchers, 3 nodes, 1 health probe, the
     # rest on wrk over the lists.
@@ -220,18 +227,18 @@ try:
         t.start()
     for t in threads:
         t.join()
-    rss_target = int(rss_before * (1 + RSS_MARGIN))
-    rss_samples = {}  # seconds after the load: kB
+    anon_target = int(anon_before * (1 + RSS_MARGIN))
+    rss_samples = {}  # seconds after the load: (RSS kB, anonymous kB)
     returned_after = None
     try:
-        rss_end = rss_kb(pid)
+        rss_end, anon_end = rss_kb(pid), anon_kb(pid)
         started = time.time()
         # Idle threads end after 10 s and idle pooled connections (their page caches) after a minute
         # or two; the server trims its heap every quiet 10 s.
         while time.time() - started < SETTLE_SECONDS:
             time.sleep(5)
-            rss_samples[round(time.time() - started)] = rss_kb(pid)
-            if rss_samples[max(rss_samples)] <= rss_target:
+            rss_samples[round(time.time() - started)] = (rss_kb(pid), anon_kb(pid))
+            if rss_samples[max(rss_samples)][1] <= anon_target:
                 returned_after = max(rss_samples)
                 break
     except OSError:
@@ -265,14 +272,15 @@ try:
     if right["2xx"] < MOSTLY * (right["2xx"] + right["503"]):
         failed.append(f"fewer than {MOSTLY:.0%} of the right-password logins succeeded")
     if alive:
-        after = ", ".join(f"{kb} kB after {t} s" for t, kb in sorted(rss_samples.items()))
-        print(f"== server alive; RSS {rss_before} kB before the load, {rss_peak} kB at most during it, "
-              f"{rss_end} kB at its end; {after}")
-        print(f"== memory target: back to {rss_target} kB (before + {RSS_MARGIN:.0%}) within {SETTLE_SECONDS} s: "
-              + (f"reached after {returned_after} s" if returned_after is not None else "NOT reached"))
+        after = ", ".join(f"{rss}/{anon} kB after {t} s" for t, (rss, anon) in sorted(rss_samples.items()))
+        print(f"== server alive; memory as RSS/anonymous: {rss_before}/{anon_before} kB before the load, "
+              f"{rss_peak}/{anon_peak} kB at most during it, {rss_end}/{anon_end} kB at its end; {after}")
+        print(f"== memory target: anonymous memory back to {anon_target} kB (before + {RSS_MARGIN:.0%}) within "
+              f"{SETTLE_SECONDS} s: " + (f"reached after {returned_after} s" if returned_after is not None
+                                         else "NOT reached"))
         if returned_after is None:
-            failed.append(f"RSS {rss_samples[max(rss_samples)]} kB {SETTLE_SECONDS} s after the load, "
-                          f"target {rss_target} kB")
+            failed.append(f"anonymous memory {rss_samples[max(rss_samples)][1]} kB {SETTLE_SECONDS} s after the "
+                          f"load, target {anon_target} kB")
     else:
         print("== server DIED")
         print(open(os.path.join(work, "soak.out")).read()[-4000:])
