@@ -2,6 +2,7 @@
 // a fixed pool with a bounded queue.
 #include "kernel/auth/password_hasher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <crypt.h>
@@ -49,7 +50,7 @@ PasswordHasher::~PasswordHasher() {
 
 void PasswordHasher::serve() {
     for (;;) {
-        std::function<void()> work;
+        std::shared_ptr<std::packaged_task<void()>> work;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -61,7 +62,7 @@ void PasswordHasher::serve() {
         }
         room_.notify_one();
         auto started = std::chrono::steady_clock::now();
-        work();
+        (*work)();
         auto took =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         std::lock_guard lock(mutex_);
@@ -76,9 +77,8 @@ void PasswordHasher::onPool(std::function<void()> work) {
         throw std::logic_error("a password was hashed while the request holds a database session; read, "
                                "RequestContext::commit(), then hash (or hash before the first read)");
     const auto deadline = request ? caller_.deadline() : std::nullopt;
-    // Shared with the queue: a request that stops waiting leaves the job behind safely.
+    // Shared with the queue: a request that stops waiting leaves a started job behind safely.
     auto job = std::make_shared<std::packaged_task<void()>>(std::move(work));
-    auto cancelled = std::make_shared<std::atomic<bool>>(false);
     auto done = job->get_future();
     {
         std::unique_lock lock(mutex_);
@@ -97,15 +97,20 @@ void PasswordHasher::onPool(std::function<void()> work) {
         room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
         if (stopping_)
             throw std::runtime_error("the password hasher is shutting down");
-        queue_.emplace_back([job, cancelled] {
-            if (!*cancelled)
-                (*job)();
-        });
+        queue_.push_back(job);
     }
     wake_.notify_one();
     // Hashes slowed down more than expected (a loaded machine): the request answers in time anyway.
     if (deadline && done.wait_until(*deadline) == std::future_status::timeout) {
-        *cancelled = true;
+        // Not started yet: taken out, so that nobody hashes for an answer nobody waits for, and the
+        // wait estimated for the next requests counts only the hashes still wanted.
+        {
+            std::lock_guard lock(mutex_);
+            auto queued = std::find(queue_.begin(), queue_.end(), job);
+            if (queued != queue_.end())
+                queue_.erase(queued);
+        }
+        room_.notify_one();
         throw sdk::ServiceUnavailable(
             "The server is busy checking passwords; please try again in a few seconds.");
     }

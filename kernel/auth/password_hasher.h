@@ -7,6 +7,8 @@
 #include <deque>
 #include <dq/sdk/services.h>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -70,7 +72,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable room_;
-    std::deque<std::function<void()>> queue_;
+    std::deque<std::shared_ptr<std::packaged_task<void()>>> queue_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -561,7 +561,7 @@ db.Organization.help()
     ASSERT_EQ(run.status, 0) << run.out << run.err;
     EXPECT_EQ(printed(run, "CLASSES"),
               "['AlgorithmPort', 'Algorithmport', 'Collaboration', 'Node', 'NodeConfig', 'Nodeconfig', "
-              "'Organization', 'Result', 'Role', 'Rule', 'Task', 'User']");
+              "'Organization', 'RecoveryThrottle', 'Result', 'Role', 'Rule', 'Task', 'User']");
     EXPECT_NE(run.out.find("collaborations"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("users"), std::string::npos) << run.out;
 }
