@@ -29,8 +29,6 @@
 #include <limits>
 #include <malloc.h>
 #include <map>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -56,9 +54,6 @@ std::optional<sdk::Method> parseMethod(const std::string& m) {
 }
 
 thread_local bool inRequest = false;
-
-/// Added to the HTTP workers' nice value (lower priority) relative to the password hashing threads.
-constexpr int kWorkerNiceness = 5;
 
 std::string joinMethods(const std::vector<std::string>& methods) {
     std::string out;
@@ -236,15 +231,6 @@ public:
 
     void handleRequest(Poco::Net::HTTPServerRequest& httpRequest,
                        Poco::Net::HTTPServerResponse& httpResponse) override {
-        // The workers yield to the password hashing threads: the scheduler shares the cores between
-        // runnable threads by weight, and at equal weight a few hashing threads among dozens of busy
-        // workers get so little that a login's bcrypt outlasts its budget (bench/soak).
-        static thread_local const bool yielding = [] {
-            const auto self = static_cast<id_t>(::gettid());
-            ::setpriority(PRIO_PROCESS, self, ::getpriority(PRIO_PROCESS, self) + kWorkerNiceness);
-            return true;
-        }();
-        (void)yielding;
         const auto& api = api_.env_.apiPath;
         if (api_.env_.outsideApi && httpRequest.getURI().compare(0, api.size() + 1, api + "/") != 0 &&
             api_.env_.outsideApi(httpRequest, httpResponse))
