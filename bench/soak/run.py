@@ -4,10 +4,14 @@ example import) gets, all at once for DURATION seconds and on CONNECTIONS concur
 wrk on the lists of every resource and on /version, wrong-password and right-password logins,
 researchers creating tasks, nodes fetching and posting their results, and a health probe. Prints
 per kind the answers by class and the slowest answer, the 503s apart from other 5xx, the slowest
-/health, and the server's memory before the load, at its end, and 10 s and 90 s after it.
+/health, the logins checked per second and turned away, and the server's memory (RSS and anonymous)
+before the load, at most during it, at its end and every 5 s after it until it is back.
 
-Exit code 1 when the server died, answered a 5xx other than 503, left a request unanswered for
-more than 5 s, or took more than 1 s for /health.
+Login clients behave well: after a 503 they wait as long as its Retry-After says. Exit code 1 when
+the server died, answered a 5xx other than 503, left a request unanswered for more than 5 s, took
+more than 1 s for /health, turned away half of the right-password logins or more, or its anonymous
+memory (heap and stacks: RSS without the program's and libraries' pages, which the load pages in from
+their files) did not return to within 10 % of its size before the load within 150 s after it.
 
     bench/soak/run.py [--build BUILD_DIR] [--duration SECONDS] [--connections N] [--uri DATABASE_URI]
                       [--bcrypt-rounds N]
@@ -43,10 +47,15 @@ ctx = ["--config", config, "--data-dir", work]
 url = f"http://127.0.0.1:{port}/api"
 NODE_KEYS = [f"0d2b5f2e-1c1a-4c7e-9d1a-aa000000000{i}" for i in range(1, 6)]
 ANSWER_WITHIN, HEALTH_WITHIN = 5.0, 1.0
+# Right-password logins that must succeed (the rest may be 503, with Retry-After honoured).
+MOSTLY = 0.5
+# The server's memory after the load, relative to before it, and how long it may take to get there.
+RSS_MARGIN, SETTLE_SECONDS = 0.10, 150
 
 
-def call(method, path, body=None, token=None, timeout=30):
-    """(status, parsed body, seconds); network errors count as status 0."""
+def call(method, path, body=None, token=None, timeout=30, headers=None):
+    """(status, parsed body, seconds); network errors count as status 0. `headers`, a dict, gets the
+    answer's headers."""
     req = urllib.request.Request(url + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
     req.add_header("Content-Type", "application/json")
@@ -57,6 +66,8 @@ def call(method, path, body=None, token=None, timeout=30):
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read() or b"null"), time.time() - started
     except urllib.error.HTTPError as e:
+        if headers is not None:
+            headers.update(e.headers.items())
         return e.code, None, time.time() - started
     except OSError:
         return 0, None, time.time() - started
@@ -80,9 +91,14 @@ deadline = 0.0
 
 
 def logins(username, password):
+    # As a well-behaved client: after a 503 it waits as long as Retry-After says.
     while time.time() < deadline:
-        status, _, seconds = call("POST", "/token/user", {"username": username, "password": password})
+        headers = {}
+        status, _, seconds = call("POST", "/token/user", {"username": username, "password": password},
+                                  headers=headers)
         counts.add("POST /token/user " + ("right" if password == "change-me-3" else "wrong"), status, seconds)
+        if status == 503:
+            time.sleep(min(float(headers.get("Retry-After", "1")), max(0.0, deadline - time.time())))
 
 
 def researcher(token, collaboration, organizations):
@@ -114,10 +130,18 @@ def node(api_key):
                 break
 
 
+rss_peak = anon_peak = 0
+
+
 def health():
+    global rss_peak, anon_peak
     while time.time() < deadline:
         status, _, seconds = call("GET", "/health", timeout=10)
         counts.add("GET /health", status, seconds)
+        try:
+            rss_peak, anon_peak = max(rss_peak, rss_kb(pid)), max(anon_peak, anon_kb(pid))
+        except OSError:
+            pass
         time.sleep(0.2)
 
 
@@ -153,9 +177,15 @@ def wrk(path, token, connections):
     counts.add(kind, 200, slowest, 0)
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     status = open(f"/proc/{pid}/status").read()
-    return int([l.split()[1] for l in status.splitlines() if l.startswith("VmRSS")][0])
+    return int([l.split()[1] for l in status.splitlines() if l.startswith(field + ":")][0])
+
+
+def anon_kb(pid):
+    """The memory the server holds itself (heap, stacks): its RSS without the pages of its program and
+    libraries, which the load pages in from the files and the kernel may drop again."""
+    return rss_kb(pid, "RssAnon")
 
 
 subprocess.run([vserver, "import", os.path.join(root, "config", "import-example.yaml"), *ctx], check=True,
@@ -176,7 +206,7 @@ try:
          {"organization_ids": organizations + [roots[0]["id"]]}, token)
     for path in ["/organization", "/user", "/task"]:  # warm up before measuring memory
         call("GET", path, None, token)
-    rss_before = rss_kb(pid)
+    rss_before, anon_before = rss_kb(pid), anon_kb(pid)
 
     # The connections: 24 logins (16 wrong, 8 right), 8 researchers, 3 nodes, 1 health probe, the
     # rest on wrk over the lists.
@@ -197,13 +227,20 @@ try:
         t.start()
     for t in threads:
         t.join()
+    anon_target = int(anon_before * (1 + RSS_MARGIN))
+    rss_samples = {}  # seconds after the load: (RSS kB, anonymous kB)
+    returned_after = None
     try:
-        rss_end = rss_kb(pid)
-        time.sleep(10)
-        rss_after = rss_kb(pid)
-        # Idle pooled connections (and their SQLite page caches) close after a minute.
-        time.sleep(80)
-        rss_settled = rss_kb(pid)
+        rss_end, anon_end = rss_kb(pid), anon_kb(pid)
+        started = time.time()
+        # Idle threads end after 10 s and idle pooled connections (their page caches) after a minute
+        # or two; the server trims its heap every quiet 10 s.
+        while time.time() - started < SETTLE_SECONDS:
+            time.sleep(5)
+            rss_samples[round(time.time() - started)] = (rss_kb(pid), anon_kb(pid))
+            if rss_samples[max(rss_samples)][1] <= anon_target:
+                returned_after = max(rss_samples)
+                break
     except OSError:
         alive = False
     # Once the load is over, logins work again at once.
@@ -225,9 +262,25 @@ try:
         limit = HEALTH_WITHIN if kind == "GET /health" else ANSWER_WITHIN
         if entry["slowest"] > limit:
             failed.append(f"{kind}: slowest answer {entry['slowest']:.2f} s > {limit} s")
+    logins = [entry for kind, entry in counts.by_kind.items() if kind.startswith("POST /token/user")]
+    answered = sum(e["2xx"] + e["4xx"] for e in logins)
+    turned_away = sum(e["503"] for e in logins)
+    right = counts.by_kind.get("POST /token/user right", {"2xx": 0, "503": 0})
+    print(f"== logins: {answered} checked ({answered / args.duration:.1f}/s), {turned_away} turned away with 503 "
+          f"({100 * turned_away / max(1, answered + turned_away):.0f} %); right password: {right['2xx']} "
+          f"logged in, {right['503']} turned away")
+    if right["2xx"] < MOSTLY * (right["2xx"] + right["503"]):
+        failed.append(f"fewer than {MOSTLY:.0%} of the right-password logins succeeded")
     if alive:
-        print(f"== server alive; RSS {rss_before} kB before, {rss_end} kB at the end of the load, "
-              f"{rss_after} kB 10 s later, {rss_settled} kB 90 s later")
+        after = ", ".join(f"{rss}/{anon} kB after {t} s" for t, (rss, anon) in sorted(rss_samples.items()))
+        print(f"== server alive; memory as RSS/anonymous: {rss_before}/{anon_before} kB before the load, "
+              f"{rss_peak}/{anon_peak} kB at most during it, {rss_end}/{anon_end} kB at its end; {after}")
+        print(f"== memory target: anonymous memory back to {anon_target} kB (before + {RSS_MARGIN:.0%}) within "
+              f"{SETTLE_SECONDS} s: " + (f"reached after {returned_after} s" if returned_after is not None
+                                         else "NOT reached"))
+        if returned_after is None:
+            failed.append(f"anonymous memory {rss_samples[max(rss_samples)][1]} kB {SETTLE_SECONDS} s after the "
+                          f"load, target {anon_target} kB")
     else:
         print("== server DIED")
         print(open(os.path.join(work, "soak.out")).read()[-4000:])

@@ -20,6 +20,8 @@ namespace dq::cli::shell {
 namespace {
 
 kernel::Kernel* current = nullptr;
+/// The column of a model whose value is in its tokens (claim cv): raising it refuses older tokens.
+constexpr const char* kCredentialVersion = "credential_version";
 // Owned by the interpreter for its whole life; never released, so nothing touches it after finalize.
 PyObject* errorType = nullptr;
 
@@ -226,9 +228,18 @@ sdk::Id save(const std::string& model, std::optional<sdk::Id> id, const py::dict
         if (!id) {
             saved = store.insert(model, record);
         } else {
-            if (!store.find(model, *id))
+            auto existing = store.find(model, *id);
+            if (!existing)
                 throw sdk::NotFound(model + " " + std::to_string(*id) +
                                     " no longer exists (deleted since it was read); nothing was saved");
+            // A credential replaced here (a field its writer set: password, api key) ends the
+            // sessions of the old one, as the API does: the tokens carry the credential version.
+            bool newCredential = std::any_of(decl.fields().begin(), decl.fields().end(), [&](const auto& f) {
+                return f.writer && record.has(f.name);
+            });
+            if (newCredential && decl.findField(kCredentialVersion) && !record.has(kCredentialVersion))
+                record.set(kCredentialVersion,
+                           static_cast<Poco::Int64>(existing->integer(kCredentialVersion).value_or(0) + 1));
             if (!record.values.empty())
                 store.update(model, *id, record);
         }

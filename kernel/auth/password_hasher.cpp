@@ -2,6 +2,7 @@
 // a fixed pool with a bounded queue.
 #include "kernel/auth/password_hasher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <crypt.h>
@@ -15,8 +16,8 @@ namespace dq::kernel {
 
 namespace {
 
-/// The longest a request may expect to wait for its hash before it is refused instead.
-constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(2);
+/// The longest a request without a deadline of its own may expect to wait for its hash.
+constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(4);
 
 } // namespace
 
@@ -24,10 +25,14 @@ PasswordHasher::PasswordHasher(int cost, Limits limits, Caller caller)
     : cost_(cost), caller_(std::move(caller)) {
     int threads = limits.threads;
     if (threads <= 0)
-        // Half the cores: bcrypt is pure CPU, and the other half keeps answering everything else.
-        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+        // One per core, at least two. Under load the scheduler shares the cores between all runnable
+        // threads alike, the HTTP workers included: with fewer, hashing gets so small a share that
+        // logins starve (measured with bench/soak: one thread next to busy workers managed under one
+        // hash a second at cost 12). With none waiting, the threads sleep.
+        threads = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
     threadCount_ = static_cast<std::size_t>(threads);
-    queueLimit_ = static_cast<std::size_t>(limits.queue > 0 ? limits.queue : 4 * threads);
+    // Room for as many hashes as a request may wait for; the bound keeps the queue finite.
+    queueLimit_ = static_cast<std::size_t>(limits.queue > 0 ? limits.queue : 16 * threads);
     for (int i = 0; i < threads; ++i)
         threads_.emplace_back([this] { serve(); });
 }
@@ -45,7 +50,7 @@ PasswordHasher::~PasswordHasher() {
 
 void PasswordHasher::serve() {
     for (;;) {
-        std::function<void()> work;
+        std::shared_ptr<std::packaged_task<void()>> work;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -57,7 +62,7 @@ void PasswordHasher::serve() {
         }
         room_.notify_one();
         auto started = std::chrono::steady_clock::now();
-        work();
+        (*work)();
         auto took =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         std::lock_guard lock(mutex_);
@@ -72,34 +77,40 @@ void PasswordHasher::onPool(std::function<void()> work) {
         throw std::logic_error("a password was hashed while the request holds a database session; read, "
                                "RequestContext::commit(), then hash (or hash before the first read)");
     const auto deadline = request ? caller_.deadline() : std::nullopt;
-    // Shared with the queue: a request that stops waiting leaves the job behind safely.
+    // Shared with the queue: a request that stops waiting leaves a started job behind safely.
     auto job = std::make_shared<std::packaged_task<void()>>(std::move(work));
-    auto cancelled = std::make_shared<std::atomic<bool>>(false);
     auto done = job->get_future();
     {
         std::unique_lock lock(mutex_);
         // The wait ahead: the hashes queued and running, spread over the threads, at the recent pace
-        // (none with an idle thread, so the estimate recovers once the load is gone).
+        // (none with an idle thread, so the estimate recovers once the load is gone), then its own.
         auto wait = averageHash_ * static_cast<long>(queue_.size() + busy_) / static_cast<long>(threadCount_);
-        auto longest = kLongestWait;
-        if (deadline)
-            longest = std::min(longest, std::chrono::duration_cast<std::chrono::microseconds>(
-                                            *deadline - std::chrono::steady_clock::now()));
-        if (request && (queue_.size() >= queueLimit_ || wait > longest))
+        // A request waits as long as its budget allows: refusing earlier only makes it come back.
+        auto longest = deadline ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                      *deadline - std::chrono::steady_clock::now())
+                                : kLongestWait;
+        // With a thread free it starts at once: the estimate of a past burst must not keep it out.
+        const bool threadFree = queue_.size() + busy_ < threadCount_;
+        if (request && !threadFree && (queue_.size() >= queueLimit_ || wait + averageHash_ > longest))
             throw sdk::ServiceUnavailable(
                 "The server is busy checking passwords; please try again in a few seconds.");
         room_.wait(lock, [&] { return stopping_ || queue_.size() < queueLimit_; });
         if (stopping_)
             throw std::runtime_error("the password hasher is shutting down");
-        queue_.emplace_back([job, cancelled] {
-            if (!*cancelled)
-                (*job)();
-        });
+        queue_.push_back(job);
     }
     wake_.notify_one();
     // Hashes slowed down more than expected (a loaded machine): the request answers in time anyway.
     if (deadline && done.wait_until(*deadline) == std::future_status::timeout) {
-        *cancelled = true;
+        // Not started yet: taken out, so that nobody hashes for an answer nobody waits for, and the
+        // wait estimated for the next requests counts only the hashes still wanted.
+        {
+            std::lock_guard lock(mutex_);
+            auto queued = std::find(queue_.begin(), queue_.end(), job);
+            if (queued != queue_.end())
+                queue_.erase(queued);
+        }
+        room_.notify_one();
         throw sdk::ServiceUnavailable(
             "The server is busy checking passwords; please try again in a few seconds.");
     }

@@ -7,6 +7,8 @@
 #include <deque>
 #include <dq/sdk/services.h>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,10 +17,9 @@
 namespace dq::kernel {
 
 struct PasswordHashingLimits {
-    int threads = 0; ///< hashing threads; 0: half the processor cores (at least one)
-    /// Hashes that may wait for a thread; more is a 503 for requests. 0: four per thread, so that a
-    /// login waits for at most a few hashes (a second or so at cost 12), and logins cannot tie up
-    /// more than a few HTTP workers.
+    int threads = 0; ///< hashing threads; 0: one per processor core (at least two)
+    /// Hashes that may wait for a thread; more is a 503 for requests. 0: sixteen per thread. A
+    /// request is refused before that when the hashes ahead would not be done within its budget.
     int queue = 0;
 };
 
@@ -46,8 +47,8 @@ public:
     PasswordHasher& operator=(const PasswordHasher&) = delete;
 
     /// Both run on the pool and wait for the result. A request whose hash finds the queue full, or
-    /// would wait more than about two seconds (hashes take longer on a loaded machine), gets
-    /// sdk::ServiceUnavailable at once; other callers (import, commands) wait for room. A request
+    /// would not be done within the request's remaining budget at the recent pace (hashes take longer
+    /// on a loaded machine), gets sdk::ServiceUnavailable at once; other callers (import, commands) wait for room. A request
     /// that holds a database session is refused with std::logic_error: it would hold the session
     /// for the whole hash.
     std::string hash(const std::string& clear) override;
@@ -71,7 +72,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable room_;
-    std::deque<std::function<void()>> queue_;
+    std::deque<std::shared_ptr<std::packaged_task<void()>>> queue_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -429,7 +429,9 @@ void ApiServer::start(const ListenSettings& listen) {
     running_ = std::make_unique<Running>();
     running_->port = socket.address().port();
     // The server's own pool: Poco's default pool is shared with everything else in the process.
-    running_->pool = std::make_unique<Poco::ThreadPool>("http", 2, listen.threads);
+    // Threads idle for 10 s may end (collected when the server is idle, see releaseMemoryWhenIdle):
+    // each keeps its stack and its allocator cache otherwise, megabytes after a burst.
+    running_->pool = std::make_unique<Poco::ThreadPool>("http", 2, listen.threads, 10);
     running_->server = std::make_unique<Poco::Net::HTTPServer>(new ConnectionFactory(*this), *running_->pool,
                                                                socket, params);
     running_->threads = listen.threads;
@@ -464,12 +466,17 @@ bool ApiServer::workersBusy() const {
 }
 
 void ApiServer::releaseMemoryWhenIdle() {
-    // After a burst, the allocator keeps what the threads freed; hand it back once all is quiet, so
-    // that the server's memory returns to its resting size.
+    // After a burst, the worker threads stay and the allocator keeps what was freed; once all is
+    // quiet, end the threads idle for long and hand the free memory back, so that the server's
+    // memory returns to its resting size. At every quiet tick, not once: memory is also freed later,
+    // by the database pool closing idle connections (their page caches) and by the threads ended.
+    // (Open connections do not count: a node's event socket stays open all day.)
     auto served = requestsServed_.load();
-    if (served == requestsAtLastTrim_ || (running_ && running_->server->currentConnections() > 0))
+    bool quiet = served == requestsAtLastTick_;
+    requestsAtLastTick_ = served;
+    if (!quiet || !running_)
         return;
-    requestsAtLastTrim_ = served;
+    running_->pool->collect();
     ::malloc_trim(0);
 }
 

@@ -66,8 +66,8 @@ public:
 
     /// The whole request path without the network (the HTTP handler calls this too).
     sdk::Response handle(sdk::Request& request);
-    /// Gives memory freed after a burst back to the system when no request came in since the last
-    /// time and no connection is open (called every few seconds).
+    /// Ends worker threads idle for a while and gives free memory back to the system, when no
+    /// request came in since the last call (called every ten seconds or so).
     void releaseMemoryWhenIdle();
     /// Whether the calling thread is running a request's handler (the password hasher treats such
     /// callers as impatient).
@@ -85,7 +85,7 @@ private:
     Serializer serializer_;
     TouchThrottle touches_;
     std::atomic<std::uint64_t> requestsServed_{0};
-    std::uint64_t requestsAtLastTrim_ = 0;
+    std::uint64_t requestsAtLastTick_ = 0;
     struct Running;
     std::unique_ptr<Running> running_;
 };

@@ -2,16 +2,14 @@
 // /recover/2fa/reset): a signed, short-lived, single-use reset token for a password or a two-factor
 // secret is mailed through the smtp plugin's "mailer" service. Without that service
 // both routes answer 501, so a server without mail says so instead of pretending to send. Every
-// route is throttled per client address, and the mails per account.
+// route is throttled per client address, and the mails per e-mail address, in the database (so the
+// limits hold across server processes).
 #include "users.h"
 
 #include <Poco/DigestEngine.h>
 #include <Poco/NumberParser.h>
 #include <Poco/SHA2Engine.h>
 #include <chrono>
-#include <deque>
-#include <map>
-#include <mutex>
 
 namespace dq::plugins::users {
 
@@ -47,58 +45,53 @@ int tokenValidityMinutes(const sdk::Settings& settings) {
     return 60;
 }
 
-/// At most `limit` events per key within `window`: a sliding window in this process's memory. With
-/// several server processes each counts its own, so the bound multiplies by their number, which
-/// is harmless; nothing is ever refused for longer than the window.
+/// At most `limit` events per subject in a window of `window` that opens with the subject's first
+/// event. Counted in the database, in one statement, so that every server process on it (scale-out)
+/// shares the count and concurrent requests cannot overtake each other; windows that ended are
+/// pruned as new ones open, so the table holds only the subjects of the last `window`.
 class Throttle {
 public:
-    Throttle(std::size_t limit, std::chrono::seconds window) : limit_(limit), window_(window) {}
+    Throttle(std::string kind, std::int64_t limit, std::chrono::seconds window)
+        : kind_(std::move(kind)), limit_(limit), window_(window.count()) {}
 
-    /// Counts an event for `key`; nullopt when allowed, else the seconds until it would be.
-    std::optional<std::int64_t> take(const std::string& key) {
-        auto now = Clock::now();
-        std::lock_guard lock(mutex_);
-        if (seen_.size() > kMaxKeys)
-            prune(now);
-        auto& times = seen_[key];
-        while (!times.empty() && now - times.front() >= window_)
-            times.pop_front();
-        if (times.size() >= limit_)
-            return std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now).count() +
-                   1;
-        times.push_back(now);
-        return std::nullopt;
+    /// Counts an event for `subject`; nullopt when allowed, else the seconds until it would be.
+    std::optional<std::int64_t> take(sdk::Store& store, const std::string& subject) const {
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        auto rows = store.query(
+            "INSERT INTO recovery_throttle (subject, hits, window_ends) VALUES (?, 1, ?) "
+            "ON CONFLICT (subject) DO UPDATE SET "
+            "hits = CASE WHEN recovery_throttle.window_ends <= ? THEN 1 ELSE recovery_throttle.hits + 1 END, "
+            "window_ends = CASE WHEN recovery_throttle.window_ends <= ? THEN excluded.window_ends "
+            "ELSE recovery_throttle.window_ends END "
+            "RETURNING hits, window_ends",
+            {kind_ + ":" + subject, now + window_, now, now});
+        const auto hits = rows.rows.at(0).at(0).convert<std::int64_t>();
+        const auto ends = rows.rows.at(0).at(1).convert<std::int64_t>();
+        if (hits == 1)
+            store.execute("DELETE FROM recovery_throttle WHERE window_ends <= ?", {now});
+        if (hits <= limit_)
+            return std::nullopt;
+        return std::max<std::int64_t>(1, ends - now);
     }
 
 private:
-    using Clock = std::chrono::steady_clock;
-    static constexpr std::size_t kMaxKeys = 100000;
-
-    void prune(Clock::time_point now) {
-        for (auto it = seen_.begin(); it != seen_.end();)
-            it = it->second.empty() || now - it->second.back() >= window_ ? seen_.erase(it) : std::next(it);
-        // Still too many (a flood of distinct keys): forget them all rather than grow without bound.
-        if (seen_.size() > kMaxKeys)
-            seen_.clear();
-    }
-
-    std::size_t limit_;
-    std::chrono::seconds window_;
-    std::mutex mutex_;
-    std::map<std::string, std::deque<Clock::time_point>> seen_;
+    std::string kind_;
+    std::int64_t limit_;
+    std::int64_t window_;
 };
 
-/// The throttles of one running plugin. Per client address, on every /recover route: 10 requests in
-/// 15 minutes. Per account that recovery mail goes to: 3 mails an hour, so that nobody can
-/// mail-bomb an address.
-struct Throttles {
-    Throttle clients{10, std::chrono::minutes(15)};
-    Throttle mails{3, std::chrono::hours(1)};
-};
+/// Per client address, on every /recover route: 10 requests in 15 minutes. Per e-mail address that
+/// recovery mail goes to: 3 mails an hour, so that nobody can mail-bomb an address.
+const Throttle kClients{"client", 10, std::chrono::minutes(15)};
+const Throttle kMails{"mail", 3, std::chrono::hours(1)};
 
-/// 429 with Retry-After when this client asked too often, else nullopt.
-std::optional<Response> throttled(RequestContext& ctx, Throttles& throttles) {
-    auto wait = throttles.clients.take(ctx.request().clientAddress);
+/// 429 with Retry-After when this client asked too often, else nullopt. The count is committed at
+/// once: a request that fails afterwards (a bad body, a forged token) counts all the same.
+std::optional<Response> throttled(RequestContext& ctx) {
+    auto wait = kClients.take(ctx.store(), ctx.request().clientAddress);
+    ctx.commit();
     if (!wait)
         return std::nullopt;
     ctx.services().log().warning("users: recovery requests from %s throttled", ctx.request().clientAddress);
@@ -123,11 +116,11 @@ std::optional<Record> findByEmail(sdk::Store& store, const std::string& email) {
 /// Mails `user` a token for `purpose` that can replace the secret in `field` once, valid for
 /// smtp's `email_token_validity_minutes`. An account without an address or a mail that cannot be
 /// queued is logged, not reported: the answer must not tell whether the user exists.
-void mailToken(RequestContext& ctx, Throttles& throttles, sdk::Mailer& mailer, const Record& user,
+void mailToken(RequestContext& ctx, sdk::Mailer& mailer, const Record& user,
                const std::string& purpose, const std::string& field, const std::string& subject,
                const std::string& what, const std::string& ifNotYou) {
     // Same answer either way: the caller learns nothing about the account from the throttle.
-    if (throttles.mails.take(user.text("email"))) {
+    if (kMails.take(ctx.store(), user.text("email"))) {
         ctx.services().log().warning("users: '%s' mail to user '%s' not sent: too many recently", subject,
                                      user.text("username"));
         return;
@@ -189,8 +182,8 @@ std::optional<Record> namedAccount(RequestContext& ctx, const std::optional<std:
     return user;
 }
 
-Response lostPassword(RequestContext& ctx, Throttles& throttles) {
-    if (auto refused = throttled(ctx, throttles))
+Response lostPassword(RequestContext& ctx) {
+    if (auto refused = throttled(ctx))
         return *refused;
     auto mailer = mailerOf(ctx);
     if (!mailer)
@@ -208,15 +201,15 @@ Response lostPassword(RequestContext& ctx, Throttles& throttles) {
     auto user = namedAccount(ctx, username, email, "password recovery");
     if (!user)
         return answer;
-    mailToken(ctx, throttles, *mailer, *user, kPurpose, "password", "Password reset vantage6",
+    mailToken(ctx, *mailer, *user, kPurpose, "password", "Password reset vantage6",
               "A new password was requested for your account '" + user->text("username") +
                   "'. To choose it, send this reset token to /recover/reset (or paste it in the UI)",
               "your password stays the same");
     return answer;
 }
 
-Response resetPassword(RequestContext& ctx, Throttles& throttles) {
-    if (auto refused = throttled(ctx, throttles))
+Response resetPassword(RequestContext& ctx) {
+    if (auto refused = throttled(ctx))
         return *refused;
     if (!mailerOf(ctx))
         return Response::message(kNoMailer, 501);
@@ -246,8 +239,8 @@ Response resetPassword(RequestContext& ctx, Throttles& throttles) {
     return Response::message("The password has successfully been reset!");
 }
 
-Response lostTwoFactor(RequestContext& ctx, Throttles& throttles) {
-    if (auto refused = throttled(ctx, throttles))
+Response lostTwoFactor(RequestContext& ctx) {
+    if (auto refused = throttled(ctx))
         return *refused;
     auto mailer = mailerOf(ctx);
     if (!mailer)
@@ -274,7 +267,7 @@ Response lostTwoFactor(RequestContext& ctx, Throttles& throttles) {
     user = ctx.store().find("user", user->id);
     if (!user)
         return answer;
-    mailToken(ctx, throttles, *mailer, *user, kTwoFactorPurpose, "otp_secret",
+    mailToken(ctx, *mailer, *user, kTwoFactorPurpose, "otp_secret",
               "Two-factor authentication reset vantage6",
               "A new two-factor authentication secret was requested for your account '" +
                   user->text("username") +
@@ -283,8 +276,8 @@ Response lostTwoFactor(RequestContext& ctx, Throttles& throttles) {
     return answer;
 }
 
-Response resetTwoFactor(RequestContext& ctx, Throttles& throttles) {
-    if (auto refused = throttled(ctx, throttles))
+Response resetTwoFactor(RequestContext& ctx) {
+    if (auto refused = throttled(ctx))
         return *refused;
     if (!mailerOf(ctx))
         return Response::message(kNoMailer, 501);
@@ -308,33 +301,38 @@ Response resetTwoFactor(RequestContext& ctx, Throttles& throttles) {
 
 void declareRecoveryRoutes(sdk::Registry& registry) {
     using sdk::Method;
-    auto throttles = std::make_shared<Throttles>();
-    auto with = [throttles](Response (*handler)(RequestContext&, Throttles&)) {
-        return [throttles, handler](RequestContext& ctx) { return handler(ctx, *throttles); };
-    };
+    registry.model(
+        sdk::ModelDecl("recovery_throttle")
+            .description("Recent /recover requests per client and mails per address, shared by every server "
+                         "process on the database: a throttle that holds when the servers scale out")
+            .field(sdk::Field{"subject", sdk::FieldType::Text, false, true, false, {},
+                              "client:<address> or mail:<e-mail address>", {}, 300})
+            .field(sdk::Field{"hits", sdk::FieldType::Integer, false, false, false, {}, "events in the window"})
+            .field(sdk::Field{"window_ends", sdk::FieldType::Integer, false, false, false, {},
+                              "when the window ends, in seconds since 1970 (UTC)"}));
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/lost",
                                   {},
-                                  with(lostPassword),
+                                  lostPassword,
                                   "Mail a password reset token to a user (needs the smtp plugin)",
                                   false});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/reset",
                                   {},
-                                  with(resetPassword),
+                                  resetPassword,
                                   "Set a new password with a mailed reset token",
                                   false});
     registry.route(
         sdk::RouteDecl{Method::Post,
                        "/recover/2fa/lost",
                        {},
-                       with(lostTwoFactor),
+                       lostTwoFactor,
                        "Mail a two-factor reset token to a user who knows their password (needs smtp)",
                        false});
     registry.route(sdk::RouteDecl{Method::Post,
                                   "/recover/2fa/reset",
                                   {},
-                                  with(resetTwoFactor),
+                                  resetTwoFactor,
                                   "A new two-factor secret for a mailed reset token",
                                   false});
 }

@@ -14,13 +14,17 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
+#include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/UUIDGenerator.h>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 namespace dq::test {
 
@@ -193,9 +197,11 @@ TestServer::~TestServer() {
     impl_->postgres.reset();
 }
 
-HttpResult TestServer::request(const std::string& method, const std::string& path, const std::string& rawBody,
-                               const std::string& token, const std::map<std::string, std::string>& headers) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
+namespace {
+
+HttpResult requestTo(int port, const std::string& method, const std::string& path, const std::string& rawBody,
+                     const std::string& token, const std::map<std::string, std::string>& headers) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
     session.setTimeout(Poco::Timespan(30, 0));
     std::string target = path.rfind("//", 0) == 0 ? path.substr(1) : "/api" + path;
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -223,6 +229,13 @@ HttpResult TestServer::request(const std::string& method, const std::string& pat
         }
     }
     return result;
+}
+
+} // namespace
+
+HttpResult TestServer::request(const std::string& method, const std::string& path, const std::string& rawBody,
+                               const std::string& token, const std::map<std::string, std::string>& headers) {
+    return requestTo(port(), method, path, rawBody, token, headers);
 }
 
 HttpResult TestServer::get(const std::string& path, const std::string& token) {
@@ -298,6 +311,53 @@ void TestServer::startAnotherKernel() {
     again.load();
     again.start();
     again.shutdown();
+}
+
+struct ServerProcess::Impl {
+    std::string configFile;
+    std::unique_ptr<Poco::ProcessHandle> handle;
+};
+
+ServerProcess::ServerProcess(const TestServer& first) : impl_(std::make_unique<Impl>()), port_(freePort()) {
+    std::ifstream in(first.configFile());
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto yaml = std::regex_replace(text.str(), std::regex("\n  port: [0-9]+\n"),
+                                   "\n  port: " + std::to_string(port_) + "\n");
+    impl_->configFile = Poco::Path(first.dataDir(), "process-" + std::to_string(port_) + ".yaml").toString();
+    std::ofstream(impl_->configFile) << yaml;
+    impl_->handle = std::make_unique<Poco::ProcessHandle>(
+        Poco::Process::launch(std::string(DQ_BINARY_DIR) + "/cli/vserver",
+                              {"start", "--foreground", "--config", impl_->configFile, "--data-dir", first.dataDir()}));
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < until) {
+        try {
+            if (request("GET", "/health", "").status == 200)
+                return;
+        } catch (const Poco::Exception&) {
+        }
+        if (!Poco::Process::isRunning(*impl_->handle))
+            throw std::runtime_error("the second server process (" + impl_->configFile + ") exited at start");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw std::runtime_error("the second server process did not answer /health within 60 s");
+}
+
+ServerProcess::~ServerProcess() {
+    try {
+        Poco::Process::requestTermination(impl_->handle->id());
+        impl_->handle->wait();
+    } catch (...) {
+    }
+}
+
+HttpResult ServerProcess::request(const std::string& method, const std::string& path, const std::string& rawBody,
+                                  const std::string& token) {
+    return requestTo(port_, method, path, rawBody, token, {});
+}
+
+HttpResult ServerProcess::post(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token) {
+    return request("POST", path, stringify(body), token);
 }
 
 long long ruleId(TestServer& server, const std::string& resource, const std::string& scope,

@@ -91,6 +91,27 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// Another server process (`vserver start --foreground`, from this build) on a TestServer's
+/// configuration and database, on a port of its own: servers scaled out as architecture.md runs
+/// them, for what must hold across processes. Answers /health when constructed; SIGTERM when destroyed.
+class ServerProcess {
+public:
+    explicit ServerProcess(const TestServer& first);
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    HttpResult request(const std::string& method, const std::string& path, const std::string& rawBody,
+                       const std::string& token = "");
+    HttpResult post(const std::string& path, const Poco::Dynamic::Var& body, const std::string& token = "");
+    int port() const { return port_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    int port_ = 0;
+};
+
 // ---- Seeding through the API (as root), shared by every plugin's tests ----
 
 /// The id of rule (resource, SCOPE, OPERATION), e.g. ruleId(s, "organization", "GLOBAL", "VIEW").

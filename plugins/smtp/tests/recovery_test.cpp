@@ -10,6 +10,8 @@
 #include <ctime>
 #include <gtest/gtest.h>
 #include <regex>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -218,6 +220,70 @@ TEST_P(PasswordRecovery, ResetUnlocksABlockedAccountAndTheBlockIsMailed) {
                         json({{"reset_token", tokenIn(mails[1])}, {"password", std::string("N3w-Secret!")}}));
     EXPECT_EQ(reset.status, 200) << reset.body;
     EXPECT_FALSE(s.login("linus", "N3w-Secret!").empty());
+}
+
+// The throttles hold across server processes on one database (scale-out): alternating between two
+// processes gets no more mails, nor requests, than one process would allow.
+TEST_P(PasswordRecovery, MailsPerAddressAreThrottledAcrossServerProcesses) {
+    auto& s = start();
+    createUser("ada");
+    dq::test::ServerProcess other(s);
+    for (int i = 0; i < 6; ++i) {
+        auto lost = i % 2 ? other.post("/recover/lost", json({{"username", std::string("ada")}}))
+                          : s.post("/recover/lost", json({{"email", std::string("ada@example.org")}}));
+        // The same answer when the mail is held back: the throttle tells nothing about the account.
+        EXPECT_EQ(lost.status, 200) << i << ": " << lost.body;
+        EXPECT_EQ(lost.msg(), kSameAnswer);
+    }
+    ASSERT_EQ(sink.waitFor(3).size(), 3u);
+    // Mail goes out in order: a mail for the other user, sent after, arrives after any fourth.
+    createUser("alan");
+    EXPECT_EQ(other.post("/recover/lost", json({{"username", std::string("alan")}})).status, 200);
+    auto mails = sink.waitFor(4);
+    ASSERT_EQ(mails.size(), 4u);
+    EXPECT_EQ(recipientOf(mails[3]), "alan@example.org");
+}
+
+TEST_P(PasswordRecovery, RequestsPerClientAreThrottledAcrossServerProcessesAndWindowsEnd) {
+    auto& s = start();
+    dq::test::ServerProcess other(s);
+    // Sent at once, half to each process: exactly the limit (10) passes, whatever the interleaving.
+    std::vector<HttpResult> answers(16);
+    std::vector<std::thread> clients;
+    for (std::size_t i = 0; i < answers.size(); ++i)
+        clients.emplace_back([&, i] {
+            auto body = json({{"username", "nobody" + std::to_string(i)}});
+            answers[i] = i % 2 ? other.post("/recover/lost", body) : s.post("/recover/lost", body);
+        });
+    for (auto& c : clients)
+        c.join();
+    int passed = 0, throttled = 0;
+    for (const auto& a : answers) {
+        if (a.status == 200) {
+            ++passed;
+        } else {
+            EXPECT_EQ(a.status, 429) << a.body;
+            ++throttled;
+            ASSERT_TRUE(a.headers.count("retry-after")) << a.body;
+            auto wait = std::stoi(a.headers.at("retry-after"));
+            EXPECT_GT(wait, 0);
+            EXPECT_LE(wait, 15 * 60);
+        }
+    }
+    EXPECT_EQ(passed, 10);
+    EXPECT_EQ(throttled, 6);
+    // Every recovery route counts, on either process.
+    EXPECT_EQ(s.post("/recover/reset", json({{"reset_token", std::string("x")}, {"password", std::string("y")}}))
+                  .status,
+              429);
+    EXPECT_EQ(other.post("/recover/2fa/reset", json({{"reset_token", std::string("x")}})).status, 429);
+
+    // Fifteen minutes later (the window moved back instead) the client may ask again.
+    s.transaction([](dq::sdk::Store& store) {
+        store.execute("UPDATE recovery_throttle SET window_ends = window_ends - 900", {});
+    });
+    EXPECT_EQ(other.post("/recover/lost", json({{"username", std::string("nobody")}})).status, 200);
+    EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("nobody")}})).status, 200);
 }
 
 DQ_ON_BOTH_DATABASES(PasswordRecovery);

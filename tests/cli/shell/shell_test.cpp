@@ -333,6 +333,61 @@ print("KEY=%s" % db.Node.get(n.id).api_key)
     EXPECT_NE(wrong.status, 200) << wrong.body;
 }
 
+TEST_F(ShellTest, PasswordSetInTheShellEndsTheSessionsOfTheOldOne) {
+    auto made = shell(R"PY(
+org = db.Organization(name="Session org"); org.save()
+u = db.User(username="frank", email="frank@example.org", organization=org, password="Franks-password-1")
+u.save()
+u.roles.append(db.Role.get_by_name("Root")); u.save()
+print("USER=%d" % u.id)
+)PY");
+    ASSERT_EQ(made.status, 0) << made.out << made.err;
+    auto user = printed(made, "USER");
+    startServer();
+    auto first = http("POST", "/token/user", R"({"username":"frank","password":"Franks-password-1"})");
+    ASSERT_EQ(first.status, 200) << first.body;
+    auto access = first.object()->getValue<std::string>("access_token");
+    auto refresh = first.object()->getValue<std::string>("refresh_token");
+    ASSERT_EQ(http("GET", "/user/" + user, "", access).status, 200);
+
+    // Other fields leave the sessions alone.
+    auto renamed = shell("u = db.User.get_by_username('frank'); u.firstname = 'Frank'; u.save()\n");
+    ASSERT_EQ(renamed.status, 0) << renamed.out << renamed.err;
+    EXPECT_EQ(http("GET", "/user/" + user, "", access).status, 200);
+
+    // While the server runs, as an administrator would.
+    auto changed =
+        shell("u = db.User.get_by_username('frank'); u.password = 'Franks-new-password-2'; u.save()\n");
+    ASSERT_EQ(changed.status, 0) << changed.out << changed.err;
+    auto old = http("GET", "/user/" + user, "", access);
+    EXPECT_EQ(old.status, 401) << old.body;
+    auto refreshed = http("POST", "/token/refresh", "", refresh);
+    EXPECT_EQ(refreshed.status, 401) << refreshed.body;
+    EXPECT_EQ(http("POST", "/token/user", R"({"username":"frank","password":"Franks-password-1"})").status, 401);
+    auto fresh = login("frank", "Franks-new-password-2");
+    EXPECT_EQ(http("GET", "/user/" + user, "", fresh).status, 200);
+}
+
+TEST_F(ShellTest, ApiKeySetInTheShellEndsTheNodeTokensOfTheOldKey) {
+    auto made = shell(R"PY(
+org = db.Organization(name="Key org"); org.save()
+c = db.Collaboration(name="key collab", organizations=[org]); c.save()
+db.Node(name="k1", organization=org, collaboration=c, api_key="5b0f1d8e-3333-4c7e-9d1a-aa0000000001").save()
+)PY");
+    ASSERT_EQ(made.status, 0) << made.out << made.err;
+    startServer();
+    auto first = http("POST", "/token/node", R"({"api_key":"5b0f1d8e-3333-4c7e-9d1a-aa0000000001"})");
+    ASSERT_EQ(first.status, 200) << first.body;
+    auto token = first.object()->getValue<std::string>("access_token");
+    ASSERT_EQ(http("GET", "/organization", "", token).status, 200);
+    auto changed = shell(
+        "n = db.Node.get_by_name('k1'); n.api_key = '5b0f1d8e-4444-4c7e-9d1a-aa0000000002'; n.save()\n");
+    ASSERT_EQ(changed.status, 0) << changed.out << changed.err;
+    auto old = http("GET", "/organization", "", token);
+    EXPECT_EQ(old.status, 401) << old.body;
+    EXPECT_EQ(http("POST", "/token/node", R"({"api_key":"5b0f1d8e-4444-4c7e-9d1a-aa0000000002"})").status, 200);
+}
+
 TEST_F(ShellTest, TakenUsernameIsRefusedWithAnErrorNamingTheFieldAndNothingChanges) {
     auto run = shell(R"PY(
 org = db.Organization(name="Dup org"); org.save()
@@ -675,7 +730,7 @@ db.Organization.help()
     ASSERT_EQ(run.status, 0) << run.out << run.err;
     EXPECT_EQ(printed(run, "CLASSES"),
               "['AlgorithmPort', 'Algorithmport', 'Collaboration', 'Node', 'NodeConfig', 'Nodeconfig', "
-              "'Organization', 'Result', 'Role', 'Rule', 'Task', 'User']");
+              "'Organization', 'RecoveryThrottle', 'Result', 'Role', 'Rule', 'Task', 'User']");
     EXPECT_NE(run.out.find("collaborations"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("users"), std::string::npos) << run.out;
 }

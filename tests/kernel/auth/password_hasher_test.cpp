@@ -3,6 +3,8 @@
 #include "kernel/auth/password_hasher.h"
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <dq/sdk/http.h>
 #include <gtest/gtest.h>
 #include <thread>
@@ -54,6 +56,44 @@ TEST(PasswordHasher, FullQueueRefusesRequestsAtOnceWith503) {
     EXPECT_GE(hashed.load(), 1);
     EXPECT_GE(refused.load(), 1);
     EXPECT_EQ(hashed + refused, kRequests);
+}
+
+TEST(PasswordHasher, RequestsWaitAsLongAsTheirBudgetAllowsByDefault) {
+    // A burst of logins on one thread, each with seconds to spare: all are checked, none turned away
+    // (the default queue once held four per thread, and turned the rest away to come back later).
+    auto caller = requestCaller();
+    caller.deadline = [] {
+        return std::optional(std::chrono::steady_clock::now() + std::chrono::seconds(4));
+    };
+    PasswordHasher hasher(6, {1, 0}, caller);
+    const auto hash = PasswordHasher::hashNow("Welkom01!", 6);
+    std::atomic<int> checked{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 12; ++i)
+        threads.emplace_back([&] {
+            try {
+                checked += hasher.verify("Welkom01!", hash);
+            } catch (const sdk::ServiceUnavailable& e) {
+                ADD_FAILURE() << e.what();
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(checked.load(), 12);
+}
+
+TEST(PasswordHasher, FreeThreadTakesARequestWhateverPastHashesTook) {
+    // The recent pace must not refuse a request while a thread is free: after a slow hash (cost 12,
+    // longer than the next request's budget), a quick one (cost 4) is still checked.
+    auto budget = std::make_shared<std::atomic<int>>(10000);
+    auto caller = requestCaller();
+    caller.deadline = [budget] {
+        return std::optional(std::chrono::steady_clock::now() + std::chrono::milliseconds(budget->load()));
+    };
+    PasswordHasher hasher(4, {1, 0}, caller);
+    EXPECT_TRUE(hasher.verify("x", PasswordHasher::hashNow("x", 12)));
+    *budget = 100;
+    EXPECT_TRUE(hasher.verify("x", PasswordHasher::hashNow("x", 4)));
 }
 
 TEST(PasswordHasher, OtherCallersWaitForRoomInsteadOfFailing) {
