@@ -33,6 +33,7 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "bcrypt_rounds",
                                                    "event_retention_minutes",
                                                    "presence_timeout_seconds",
+                                                   "identity_cache_ms",
                                                    "password_hashing",
                                                    "logging",
                                                    "plugins",
@@ -458,6 +459,9 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
     if (auto v = check.integer(env["presence_timeout_seconds"], at("presence_timeout_seconds"), 3, 86400,
                                "an integer 3-86400 (seconds)"))
         config.presenceTimeoutSeconds = static_cast<int>(*v);
+    if (auto v = check.integer(env["identity_cache_ms"], at("identity_cache_ms"), 0, 60000,
+                               "an integer 0-60000 (milliseconds; 0: no cache)"))
+        config.identityCacheMs = static_cast<int>(*v);
     if (!absent(env["rabbitmq_uri"]))
         check.warning(at("rabbitmq_uri") +
                       ": not needed, ignored. vantage6 relays events between server processes through "

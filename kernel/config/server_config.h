@@ -59,6 +59,9 @@ struct ServerConfig {
     /// `presence_timeout_seconds`: a node whose server process stops refreshing its connection
     /// (killed, cut off) turns offline this long after the last refresh.
     int presenceTimeoutSeconds = 60;
+    /// `identity_cache_ms`: the longest a process answers from the identity and rules it keeps of a
+    /// caller before reading them again (changes usually reach it sooner, as outbox events); 0: no cache.
+    int identityCacheMs = 1000;
     /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
     /// and checks passwords and api keys.
     int hashThreads = 0;

@@ -36,6 +36,9 @@ public:
 
     /// The session under this store's transaction (schema work goes through it).
     Poco::Data::Session& session() { return session_; }
+    /// What this transaction wrote: "table" for rows inserted or deleted (and raw SQL writes),
+    /// "table.column" for the columns an update set. Association changes count as their owner's row.
+    const std::set<std::string>& written() const { return written_; }
 
 private:
     const sdk::ModelDecl& model(const std::string& name) const;
@@ -57,6 +60,8 @@ private:
     /// anything else unchanged. Call from a catch block.
     [[noreturn]] void rethrowConstraint(const sdk::ModelDecl& model, const std::string& message) const;
     void removeRow(const sdk::ModelDecl& model, sdk::Id id);
+    /// Notes the table a raw statement writes (UPDATE t / INSERT INTO t / DELETE FROM t).
+    void noteRawWrite(const std::string& text);
 
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
@@ -64,6 +69,7 @@ private:
     sdk::Events* events_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
+    std::set<std::string> written_;
 };
 
 } // namespace dq::kernel
