@@ -215,13 +215,14 @@ void Kernel::load() {
     // Every process that writes (servers, the shell, import, commands) tells the servers when
     // identities or rules changed; servers drop what they keep of them.
     identities_ = std::make_unique<IdentityResolver>(
-        *database_, catalog_, std::chrono::milliseconds(config_.identityCacheMs), [this](int kinds) {
-            events_.emit(IdentityResolver::kRoom, IdentityResolver::kEvent, Poco::Dynamic::Var(kinds));
+        *database_, catalog_, std::chrono::milliseconds(config_.identityCacheMs),
+        [this](const Poco::Dynamic::Var& payload) {
+            events_.emit(IdentityResolver::kRoom, IdentityResolver::kEvent, payload);
         });
     database_->watchWrites(identities_.get());
-    events_.subscribe([this](const std::string& room, const std::string& event, const Poco::Dynamic::Var& kinds) {
+    events_.subscribe([this](const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) {
         if (room == IdentityResolver::kRoom && event == IdentityResolver::kEvent)
-            identities_->invalidate(kinds.isInteger() ? kinds.convert<int>() : ~0);
+            identities_->heard(payload);
     });
     settings_["kernel"] = std::make_unique<PluginSettings>(config_);
     for (const auto& [name, settings] : settings_)

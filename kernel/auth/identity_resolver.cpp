@@ -3,6 +3,8 @@
 
 #include "kernel/db/schema.h"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/UUIDGenerator.h>
 #include <dq/sdk/http.h>
 #include <dq/sdk/services.h>
 
@@ -21,8 +23,10 @@ constexpr std::size_t kMaxEntries = 100000;
 } // namespace
 
 IdentityResolver::IdentityResolver(Database& database, const Catalog& catalog,
-                                   std::chrono::milliseconds staleness, std::function<void(int)> announce)
-    : database_(database), catalog_(catalog), staleness_(staleness), announce_(std::move(announce)) {
+                                   std::chrono::milliseconds staleness,
+                                   std::function<void(const Poco::Dynamic::Var&)> announce)
+    : database_(database), catalog_(catalog), staleness_(staleness), announce_(std::move(announce)),
+      origin_(Poco::UUIDGenerator::defaultGenerator().createRandom().toString()) {
     // Who a user or node is, and which rules roles give: the users, nodes and roles plugins' models.
     // A container is valid while its task runs: the tasks plugin's task and result rows.
     const std::set<std::string> accounts = {"user", "node", "role", "rule"};
@@ -54,8 +58,25 @@ int IdentityResolver::affected(const std::set<std::string>& written) const {
 }
 
 void IdentityResolver::committing(const std::set<std::string>& written) {
-    if (auto kinds = affected(written); kinds && announce_)
-        announce_(kinds);
+    if (auto kinds = affected(written); kinds && announce_) {
+        Poco::JSON::Object::Ptr payload = new Poco::JSON::Object;
+        payload->set("kinds", kinds);
+        payload->set("from", origin_);
+        announce_(Poco::Dynamic::Var(payload));
+    }
+}
+
+void IdentityResolver::heard(const Poco::Dynamic::Var& payload) {
+    // Written by a process of this or an older version, or by hand: drop everything.
+    int kinds = Accounts | Containers;
+    if (payload.type() == typeid(Poco::JSON::Object::Ptr)) {
+        auto object = payload.extract<Poco::JSON::Object::Ptr>();
+        if (object->has("from") && object->get("from").toString() == origin_)
+            return;
+        if (auto k = sdk::integerValue(object->get("kinds"), {1, Accounts | Containers}))
+            kinds = static_cast<int>(*k);
+    }
+    invalidate(kinds);
 }
 
 void IdentityResolver::committed(const std::set<std::string>& written) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <dq/sdk/permission.h>
+#include <Poco/Dynamic/Var.h>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,16 +32,17 @@ struct ResolvedIdentity {
 
 class IdentityResolver : public WriteWatcher {
 public:
-    /// The outbox event by which processes tell each other that identities changed: room, name and
-    /// payload (a bit set of Kinds).
+    /// The outbox event by which processes tell each other that identities changed: room and name;
+    /// its payload is announcement().
     static constexpr const char* kRoom = "kernel.identity";
     static constexpr const char* kEvent = "identity-changed";
     enum Kinds : int { Accounts = 1, Containers = 2 };
 
-    /// `staleness`: how long an entry may be used at most (0: nothing is kept). `announce(kinds)` is
-    /// called inside a transaction that changed identities, to tell the other processes.
+    /// `staleness`: how long an entry may be used at most (0: nothing is kept). `announce(payload)`
+    /// is called inside a transaction that changed identities, to tell the other processes (emit
+    /// kEvent to kRoom with it); what they announce goes to heard().
     IdentityResolver(Database& database, const Catalog& catalog, std::chrono::milliseconds staleness,
-                     std::function<void(int kinds)> announce);
+                     std::function<void(const Poco::Dynamic::Var& payload)> announce);
 
     /// The identity of a verified token and its rules. Throws sdk::Unauthorized when its account
     /// or task is gone, its credential version is not the account's, or its subject is malformed;
@@ -48,8 +50,9 @@ public:
     /// transaction of its own) only when nothing fresh is kept: call it without a transaction open.
     ResolvedIdentity resolve(const VerifiedToken& token);
 
-    /// Drops the entries of `kinds` (another process announced a change).
-    void invalidate(int kinds);
+    /// An announcement of kEvent: drops what another resolver's change made stale. This resolver's
+    /// own announcements are ignored, as it dropped those entries when the change committed.
+    void heard(const Poco::Dynamic::Var& payload);
 
     // WriteWatcher
     void committing(const std::set<std::string>& written) override;
@@ -71,11 +74,14 @@ private:
     /// The kinds of entries that `written` may have changed.
     int affected(const std::set<std::string>& written) const;
     std::atomic<std::uint64_t>& generation(sdk::ClientKind kind);
+    void invalidate(int kinds);
 
     Database& database_;
     const Catalog& catalog_;
     std::chrono::milliseconds staleness_;
-    std::function<void(int)> announce_;
+    std::function<void(const Poco::Dynamic::Var&)> announce_;
+    /// Tells this resolver's announcements from others'.
+    std::string origin_;
     /// Tables whose rows make up each kind of entry (models and their association tables).
     std::set<std::string> accountTables_, containerTables_;
     std::atomic<std::uint64_t> accounts_{1}, containers_{1};
