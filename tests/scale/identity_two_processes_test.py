@@ -80,6 +80,12 @@ class Server:
         return r.json()["access_token"]
 
 
+def items(response):
+    """The items of a list answer, paginated ({"data": [...]}) or not."""
+    body = response.json()
+    return body["data"] if isinstance(body, dict) else body
+
+
 def until(server, token, status, what):
     """Polls GET /organization on `server` until it answers `status`; returns the seconds it took."""
     started = time.monotonic()
@@ -129,9 +135,9 @@ def main():
         a.start()
         b.start()
         root = a.login("root", "root")
-        me = [u for u in a.call("GET", "/user?per_page=1000", root).json()["data"] if u["username"] == "root"][0]
+        me = [u for u in items(a.call("GET", "/user?per_page=1000", root)) if u["username"] == "root"][0]
         org = me["organization"]["id"] if isinstance(me["organization"], dict) else me["organization"]
-        rules = a.call("GET", "/rule?per_page=1000", root).json()["data"]
+        rules = items(a.call("GET", "/rule?per_page=1000", root))
         view = [r["id"] for r in rules
                 if r["name"] == "organization" and r["scope"].lower() == "global" and r["operation"].lower() == "view"][0]
         role = a.call("POST", "/role", root, {"name": "Viewers", "description": "see organizations",
