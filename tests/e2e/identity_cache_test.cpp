@@ -42,6 +42,18 @@ protected:
         return dq::test::ids({dq::test::ruleId(s, "organization", "GLOBAL", "VIEW")});
     }
 
+    struct Viewer {
+        long long id = 0;
+        std::string token;
+    };
+    /// A user who may see organizations and just did: the server keeps its identity and rules.
+    Viewer viewer(TestServer& s) {
+        Viewer v;
+        v.id = user(s, viewOrganizations(s), v.token);
+        EXPECT_EQ(s.get("/organization", v.token).status, 200);
+        return v;
+    }
+
     /// Writes `sql` with a connection pool of its own, as another program would: the server hears
     /// nothing of it.
     void behindTheServersBack(TestServer& s, const std::string& sql) {
@@ -53,13 +65,10 @@ protected:
 
 TEST_P(IdentityCache, RemovedRuleIsRefusedOnTheNextRequest) {
     auto& s = serverKeepingFor(60000);
-    std::string token;
-    auto id = user(s, viewOrganizations(s), token);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
-    auto r = s.patch("/user/" + std::to_string(id), json({{"rules", dq::test::ids({})}}), s.rootToken());
+    auto v = viewer(s);
+    auto r = s.patch("/user/" + std::to_string(v.id), json({{"rules", dq::test::ids({})}}), s.rootToken());
     ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(s.get("/organization", token).status, 403);
+    EXPECT_EQ(s.get("/organization", v.token).status, 403);
 }
 
 TEST_P(IdentityCache, RuleRemovedFromARoleIsRefusedOnTheNextRequest) {
@@ -86,55 +95,47 @@ TEST_P(IdentityCache, RuleRemovedFromARoleIsRefusedOnTheNextRequest) {
 
 TEST_P(IdentityCache, TokenOfADeletedUserIsRefusedOnTheNextRequest) {
     auto& s = serverKeepingFor(60000);
-    std::string token;
-    auto id = user(s, viewOrganizations(s), token);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
-    ASSERT_EQ(s.del("/user/" + std::to_string(id), s.rootToken()).status, 200);
-    EXPECT_EQ(s.get("/organization", token).status, 401);
+    auto v = viewer(s);
+    ASSERT_EQ(s.del("/user/" + std::to_string(v.id), s.rootToken()).status, 200);
+    EXPECT_EQ(s.get("/organization", v.token).status, 401);
 }
 
 TEST_P(IdentityCache, ChangedPasswordRefusesOldTokensOnTheNextRequest) {
     auto& s = serverKeepingFor(60000);
-    std::string token;
-    user(s, viewOrganizations(s), token);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
+    auto v = viewer(s);
     auto r = s.patch("/password/change",
-                     json({{"current_password", "Welkom01!"}, {"new_password", "Welkom02!!"}}), token);
+                     json({{"current_password", "Welkom01!"}, {"new_password", "Welkom02!!"}}), v.token);
     ASSERT_EQ(r.status, 200) << r.body;
-    auto again = s.get("/organization", token);
+    auto again = s.get("/organization", v.token);
     EXPECT_EQ(again.status, 401) << again.body;
 }
 
 TEST_P(IdentityCache, KeptIdentityAnswersUntilTheBoundThenTheDatabaseDoes) {
+    auto raiseCredentialVersion = [&](TestServer& s, long long id) {
+        behindTheServersBack(s, "UPDATE \"user\" SET credential_version = credential_version + 1 WHERE id = " +
+                                    std::to_string(id));
+    };
     // A long bound: what the server keeps answers although the database changed behind its back.
     {
         auto& s = serverKeepingFor(60000);
-        std::string token;
-        auto id = user(s, viewOrganizations(s), token);
-        ASSERT_EQ(s.get("/organization", token).status, 200);
-        behindTheServersBack(s, "UPDATE \"user\" SET credential_version = credential_version + 1 WHERE id = " +
-                                    std::to_string(id));
-        EXPECT_EQ(s.get("/organization", token).status, 200);
+        auto v = viewer(s);
+        raiseCredentialVersion(s, v.id);
+        EXPECT_EQ(s.get("/organization", v.token).status, 200);
     }
     TearDown();
     // A short one: the change is seen once it has passed.
     auto& s = serverKeepingFor(300);
-    std::string token;
-    auto id = user(s, viewOrganizations(s), token);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
-    behindTheServersBack(s, "UPDATE \"user\" SET credential_version = credential_version + 1 WHERE id = " +
-                                std::to_string(id));
+    auto v = viewer(s);
+    raiseCredentialVersion(s, v.id);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_EQ(s.get("/organization", token).status, 401);
+    EXPECT_EQ(s.get("/organization", v.token).status, 401);
 }
 
 TEST_P(IdentityCache, WithoutTheCacheEveryRequestReadsTheDatabase) {
     auto& s = serverKeepingFor(0);
-    std::string token;
-    auto id = user(s, viewOrganizations(s), token);
-    ASSERT_EQ(s.get("/organization", token).status, 200);
-    behindTheServersBack(s, "DELETE FROM userpermission WHERE user_id = " + std::to_string(id));
-    EXPECT_EQ(s.get("/organization", token).status, 403);
+    auto v = viewer(s);
+    behindTheServersBack(s, "DELETE FROM userpermission WHERE user_id = " + std::to_string(v.id));
+    EXPECT_EQ(s.get("/organization", v.token).status, 403);
 }
 
 DQ_ON_BOTH_DATABASES(IdentityCache);

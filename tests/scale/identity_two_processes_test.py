@@ -14,9 +14,9 @@ PostgreSQL needs DQ_TEST_POSTGRES_URI (./scripts/test sets it); without it the t
 (exit 77). Prints how long each change took to reach B.
 """
 import argparse
+import importlib.util
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,12 +36,12 @@ def fail(message):
     raise SystemExit(1)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# free_port() is the event benchmark's; one copy.
+_spec = importlib.util.spec_from_file_location(
+    "bench_events", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "events", "bench_events.py"))
+_bench_events = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench_events)
+free_port = _bench_events.free_port
 
 
 class Server:
