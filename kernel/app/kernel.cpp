@@ -216,6 +216,18 @@ void Kernel::load() {
     if (database_->dialect() == "postgresql")
         outbox.listenConnection = database_->uri().connectionString();
     outbox_ = std::make_unique<Outbox>(*database_, events_, outbox);
+    // Every process that writes (servers, the shell, import, commands) tells the servers when
+    // identities or rules changed; servers drop what they keep of them.
+    identities_ = std::make_unique<IdentityResolver>(
+        *database_, catalog_, std::chrono::milliseconds(config_.identityCacheMs),
+        [this](const Poco::Dynamic::Var& payload) {
+            events_.emit(IdentityResolver::kRoom, IdentityResolver::kEvent, payload);
+        });
+    database_->watchWrites(identities_.get());
+    events_.subscribe([this](const std::string& room, const std::string& event, const Poco::Dynamic::Var& payload) {
+        if (room == IdentityResolver::kRoom && event == IdentityResolver::kEvent)
+            identities_->heard(payload);
+    });
     settings_["kernel"] = std::make_unique<PluginSettings>(config_);
     for (const auto& [name, settings] : settings_)
         services_[name] = std::make_unique<PluginServices>(*this, name, *settings);
@@ -393,6 +405,7 @@ void Kernel::serve() {
     env.catalog = &catalog_;
     env.database = database_.get();
     env.tokens = tokens_.get();
+    env.identities = identities_.get();
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
     env.cors = cors;
@@ -401,6 +414,7 @@ void Kernel::serve() {
     EventChannelEnvironment channel;
     channel.bus = &events_;
     channel.verify = [this](const std::string& token) { return tokens_->verify(token); };
+    channel.identify = [this](const VerifiedToken& token) { return identities_->resolve(token).identity; };
     channel.transaction = [this](const std::function<void(sdk::Store&)>& work) {
         database_->transaction(work);
     };

@@ -2,6 +2,7 @@
 // phases so that a failure anywhere leaves nothing half-started.
 #pragma once
 
+#include "kernel/auth/identity_resolver.h"
 #include "kernel/auth/password_hasher.h"
 #include "kernel/auth/token_service.h"
 #include "kernel/catalog/catalog.h"
@@ -75,6 +76,7 @@ private:
     PluginHost host_;
     std::unique_ptr<Database> database_;
     std::unique_ptr<Outbox> outbox_; ///< after database_: goes first
+    std::unique_ptr<IdentityResolver> identities_; ///< watches database_'s writes
     std::map<std::string, std::unique_ptr<PluginSettings>> settings_;
     std::map<std::string, std::unique_ptr<PluginServices>> services_;
     std::unique_ptr<EventChannel> channel_; ///< /socket.io/, served through api_

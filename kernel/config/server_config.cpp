@@ -35,6 +35,7 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "presence_timeout_seconds",
                                                    "cors_allowed_origins",
                                                    "swagger_ui_folder",
+                                                   "identity_cache_ms",
                                                    "password_hashing",
                                                    "logging",
                                                    "plugins",
@@ -502,6 +503,9 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
         else
             config.swaggerUiFolder = *v;
     }
+    if (auto v = check.integer(env["identity_cache_ms"], at("identity_cache_ms"), 0, 60000,
+                               "an integer 0-60000 (milliseconds; 0: no cache)"))
+        config.identityCacheMs = static_cast<int>(*v);
     if (!absent(env["rabbitmq_uri"]))
         check.warning(at("rabbitmq_uri") +
                       ": not needed, ignored. vantage6 relays events between server processes through "

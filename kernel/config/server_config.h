@@ -64,6 +64,9 @@ struct ServerConfig {
     /// `swagger_ui_folder`: Swagger UI's files for /apidocs/; by default where Debian's
     /// python3-flasgger installs them.
     std::string swaggerUiFolder = "/usr/lib/python3/dist-packages/flasgger/ui3/static";
+    /// `identity_cache_ms`: the longest a process answers from the identity and rules it keeps of a
+    /// caller before reading them again (changes usually reach it sooner, as outbox events); 0: no cache.
+    int identityCacheMs = 1000;
     /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
     /// and checks passwords and api keys.
     int hashThreads = 0;

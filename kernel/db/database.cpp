@@ -106,6 +106,7 @@ struct Database::Impl {
     TransactionListener* listener = nullptr;
     // Found by migrate(), before any concurrent use; read by every store.
     schema::Inheritance inheritance;
+    WriteWatcher* watcher = nullptr;
     // The health check's own connection (not pooled), so that it never waits behind requests.
     std::timed_mutex healthLock;
     std::optional<Poco::Data::Session> healthSession;
@@ -325,7 +326,13 @@ void Database::Transaction::commit() {
     if (!state_->open)
         throw std::logic_error("the transaction has already ended");
     auto& session = state_->lease->session();
+    auto* watcher = state_->impl.watcher;
+    std::set<std::string> written;
     try {
+        if (watcher && !state_->store->written().empty()) {
+            written = state_->store->written();
+            watcher->committing(written);
+        }
         if (state_->write && state_->impl.listener)
             state_->impl.listener->committing(*state_->store);
         state_->impl.end(session, "COMMIT");
@@ -335,6 +342,8 @@ void Database::Transaction::commit() {
     }
     state_->open = false;
     release(true);
+    if (!written.empty())
+        watcher->committed(written);
 }
 
 void Database::Transaction::fail() {
@@ -430,6 +439,10 @@ void Database::transaction(const std::function<void(sdk::Store&)>& work, Access 
 
 void Database::listen(TransactionListener* listener) {
     impl_->listener = listener;
+}
+
+void Database::watchWrites(WriteWatcher* watcher) {
+    impl_->watcher = watcher;
 }
 
 void Database::exclusive(const std::function<void()>& work) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -46,6 +47,18 @@ public:
     virtual void ended(bool committed) = 0;
     /// Handed to the models' insert hooks (sdk::Registry::afterInsert).
     virtual sdk::Events& events() = 0;
+};
+
+/// Told what each committing transaction wrote (SqlStore::written(): "table" or "table.column"),
+/// on the thread that runs it: kernel caches of rows follow the changes through it.
+class WriteWatcher {
+public:
+    virtual ~WriteWatcher() = default;
+    /// Still inside the transaction, before the listener's last statements: events emitted now go
+    /// with it.
+    virtual void committing(const std::set<std::string>& written) = 0;
+    /// The transaction has committed; before the caller goes on.
+    virtual void committed(const std::set<std::string>& written) = 0;
 };
 
 class Database {
@@ -117,6 +130,8 @@ public:
 
     /// Sets who is told about each transaction (nullptr: nobody). Set once, before concurrent use.
     void listen(TransactionListener* listener);
+    /// Sets who is told what each transaction wrote (nullptr: nobody). Set once, before concurrent use.
+    void watchWrites(WriteWatcher* watcher);
 
     /// Runs `work` while holding the database-wide lock that start-ups take, so that N processes
     /// starting at once create and seed the schema one after the other: on PostgreSQL

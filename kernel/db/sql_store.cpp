@@ -4,8 +4,10 @@
 #include "kernel/db/schema.h"
 
 #include <Poco/Exception.h>
+#include <Poco/String.h>
 #include <algorithm>
 #include <dq/sdk/http.h>
+#include <sstream>
 #include <stdexcept>
 
 namespace dq::kernel {
@@ -456,6 +458,7 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
         } catch (const Poco::Exception& e) {
             rethrowConstraint(m, e.displayText());
         }
+        written_.insert(m.name());
         if (explicitId && dialect_ == sql::Dialect::Postgresql) {
             // The sequence (the parent's, when the id comes from there) does not see ids given
             // explicitly; move it past them.
@@ -506,6 +509,8 @@ void SqlStore::update(const std::string& name, sdk::Id id, const sdk::Record& ch
             rethrowConstraint(m, e.displayText());
         }
     });
+    for (const auto& [key, value] : values)
+        written_.insert(m.name() + "." + key);
 }
 
 void SqlStore::remove(const std::string& name, sdk::Id id) {
@@ -523,6 +528,7 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
         std::pair<std::string, sdk::Id> key;
         ~Forget() { set.erase(key); }
     } forget{removing_, key};
+    written_.insert(m.name());
 
     const sdk::Value target = Poco::Int64(id);
     struct Child {
@@ -572,6 +578,7 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
                 refuse(c, ids.size(), "the reference is required, so it cannot be emptied");
             continue;
         }
+        written_.insert(c.model->name() + "." + c.reference->column());
         sql::execute(session_, dialect_,
                      "UPDATE " + sql::quote(c.model->name()) + " SET " + sql::quote(c.reference->column()) +
                          " = NULL WHERE " + sql::quote(c.reference->column()) + " = ?",
@@ -646,6 +653,7 @@ void SqlStore::setAssociated(const std::string& name, sdk::Id id, const std::str
         for (auto other : unique)
             sql::execute(session_, dialect_, text, {Poco::Int64(id), Poco::Int64(other)});
     });
+    written_.insert(name);
 }
 
 sdk::Rows SqlStore::query(const std::string& text, const std::vector<sdk::Value>& params) {
@@ -654,6 +662,28 @@ sdk::Rows SqlStore::query(const std::string& text, const std::vector<sdk::Value>
 
 void SqlStore::execute(const std::string& text, const std::vector<sdk::Value>& params) {
     sql::execute(session_, dialect_, text, params);
+    noteRawWrite(text);
+}
+
+void SqlStore::noteRawWrite(const std::string& text) {
+    // Enough SQL to name the table of a plain write; anything else (DDL, CTEs) is not a row change
+    // the kernel's caches follow.
+    std::istringstream in(text);
+    std::string word, table;
+    in >> word;
+    word = Poco::toUpper(word);
+    if (word == "UPDATE")
+        in >> table;
+    else if (word == "INSERT" || word == "DELETE")
+        in >> word >> table;
+    else
+        return;
+    if (Poco::toUpper(table) == "ONLY")
+        in >> table;
+    table = table.substr(0, table.find_first_of("( "));
+    table.erase(std::remove(table.begin(), table.end(), '"'), table.end());
+    if (!table.empty())
+        written_.insert(table);
 }
 
 std::string SqlStore::dialect() const {

@@ -38,6 +38,9 @@ public:
 
     /// The session under this store's transaction (schema work goes through it).
     Poco::Data::Session& session() { return session_; }
+    /// What this transaction wrote: "table" for rows inserted or deleted (and raw SQL writes),
+    /// "table.column" for the columns an update set. Association changes count as their owner's row.
+    const std::set<std::string>& written() const { return written_; }
 
 private:
     const sdk::ModelDecl& model(const std::string& name) const;
@@ -61,6 +64,8 @@ private:
     void removeRow(const sdk::ModelDecl& model, sdk::Id id);
     /// The table `model` inherits its id from (joined-table inheritance), if any.
     std::optional<std::string> parentOf(const sdk::ModelDecl& model) const;
+    /// Notes the table a raw statement writes (UPDATE t / INSERT INTO t / DELETE FROM t).
+    void noteRawWrite(const std::string& text);
 
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
@@ -69,6 +74,7 @@ private:
     const schema::Inheritance* inheritance_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
+    std::set<std::string> written_;
 };
 
 } // namespace dq::kernel

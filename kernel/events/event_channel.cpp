@@ -465,44 +465,25 @@ struct EventChannel::Impl {
             refuse(s, "not an access token");
             return;
         }
-        std::optional<sdk::Identity> who;
-        std::vector<std::string> rooms;
         bool isNode = verified.clientType == "node";
-        if (isNode || verified.clientType == "user") {
-            auto identities = service<sdk::IdentityProvider>(isNode ? sdk::kNodeIdentityService
-                                                                    : sdk::kUserIdentityService);
-            if (!identities) {
-                refuse(s, "no plugin resolves " + verified.clientType + " identities");
-                return;
-            }
-            sdk::Id id = 0;
-            try {
-                id = verified.claims->get("sub").convert<sdk::Id>();
-            } catch (const std::exception&) {
-                refuse(s, "token subject is not an id");
-                return;
-            }
-            transaction([&](sdk::Store& store) {
-                who = identities->resolve(store, id);
-                if (!who)
-                    return;
-                if (isNode) {
-                    auto cid = std::to_string(who->collaborationId.value_or(0));
-                    rooms = {"all_nodes", "collaboration_" + cid,
-                             "collaboration_" + cid + "_organization_" + std::to_string(who->organizationId)};
-                } else {
-                    rooms = userRooms(store, *who);
-                }
-            });
-        }
-        if (!who) {
-            refuse(s, verified.clientType + " of the token does not exist (any more)");
+        if (!isNode && verified.clientType != "user") {
+            refuse(s, "only users and nodes connect, not a " + verified.clientType);
             return;
         }
-        if (who->credentialVersion != verified.credentialVersion) {
-            refuse(s, "token has been revoked: the credentials of this " + verified.clientType +
-                          " changed since it was issued");
+        std::optional<sdk::Identity> who;
+        try {
+            who = env.identify(verified);
+        } catch (const std::exception& e) {
+            refuse(s, e.what());
             return;
+        }
+        std::vector<std::string> rooms;
+        if (isNode) {
+            auto cid = std::to_string(who->collaborationId.value_or(0));
+            rooms = {"all_nodes", "collaboration_" + cid,
+                     "collaboration_" + cid + "_organization_" + std::to_string(who->organizationId)};
+        } else {
+            transaction([&](sdk::Store& store) { rooms = userRooms(store, *who); });
         }
         {
             std::lock_guard lock(s->m);

@@ -43,6 +43,9 @@ struct EventChannelEnvironment {
     EventBus* bus = nullptr;
     /// Verifies a JWT; throws (sdk::Unauthorized when expired) when it is not valid.
     std::function<VerifiedToken(const std::string& token)> verify;
+    /// Who a verified user or node token stands for (the kernel's IdentityResolver, as for the HTTP
+    /// API); throws (sdk::Unauthorized) when the account is gone or the token was revoked.
+    std::function<sdk::Identity(const VerifiedToken& token)> identify;
     /// Runs work in one database transaction.
     std::function<void(const std::function<void(sdk::Store&)>&)> transaction;
     /// A service a plugin provides ("identity.node", "rules", ...), or nullptr.

@@ -1,4 +1,4 @@
-// Rules and memberships are loaded once per request, on first use, not per check.
+// Memberships are loaded once per request, on first use, not per check; rules come with the caller.
 #include "kernel/http/api_context.h"
 
 #include "kernel/http/listing.h"
@@ -9,20 +9,15 @@
 namespace dq::kernel {
 
 ApiContext::ApiContext(const sdk::Request& request, sdk::Identity identity,
-                       std::function<sdk::Store&()> store, std::function<void()> commit,
-                       sdk::Services& services, const Catalog& catalog, const Serializer& serializer)
+                       std::shared_ptr<const std::vector<sdk::RuleKey>> rules, std::function<sdk::Store&()> store,
+                       std::function<void()> commit, sdk::Services& services, const Catalog& catalog,
+                       const Serializer& serializer)
     : request_(request), identity_(std::move(identity)), store_(std::move(store)), commit_(std::move(commit)),
-      services_(services), catalog_(catalog), serializer_(serializer) {}
+      services_(services), catalog_(catalog), serializer_(serializer), rules_(std::move(rules)) {}
 
 const std::vector<sdk::RuleKey>& ApiContext::rules() {
-    if (!rules_) {
-        rules_.emplace();
-        auto source = std::static_pointer_cast<sdk::RuleSource>(catalog_.service(sdk::kRuleSourceService));
-        // Without a rule source (no roles plugin) nobody holds any rule: everything is refused.
-        if (source && identity_.kind)
-            *rules_ = source->rulesOf(store(), identity_);
-    }
-    return *rules_;
+    static const std::vector<sdk::RuleKey> none;
+    return rules_ ? *rules_ : none;
 }
 
 const std::vector<sdk::Id>& ApiContext::ownCollaborations() {

@@ -7,6 +7,7 @@
 
 #include <dq/sdk/context.h>
 #include <functional>
+#include <memory>
 #include <optional>
 
 namespace dq::kernel {
@@ -14,8 +15,10 @@ namespace dq::kernel {
 class ApiContext : public sdk::RequestContext {
 public:
     /// `store` opens the request's transaction on first use (and after `commit`), so that a handler
-    /// that hashes before it reads holds no database session meanwhile.
-    ApiContext(const sdk::Request& request, sdk::Identity identity, std::function<sdk::Store&()> store,
+    /// that hashes before it reads holds no database session meanwhile. `rules`: what the caller
+    /// holds (IdentityResolver); null for an anonymous caller, who holds nothing.
+    ApiContext(const sdk::Request& request, sdk::Identity identity,
+               std::shared_ptr<const std::vector<sdk::RuleKey>> rules, std::function<sdk::Store&()> store,
                std::function<void()> commit, sdk::Services& services, const Catalog& catalog,
                const Serializer& serializer);
 
@@ -44,7 +47,7 @@ private:
     const Catalog& catalog_;
     const Serializer& serializer_;
     Serializer::Prefetched prefetched_; ///< while list() renders a page
-    std::optional<std::vector<sdk::RuleKey>> rules_;
+    std::shared_ptr<const std::vector<sdk::RuleKey>> rules_;
     std::optional<std::vector<sdk::Id>> collaborations_;
 };
 

@@ -527,10 +527,9 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
     }
 }
 
-sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& route, sdk::Store& store) {
-    sdk::Identity identity;
+ResolvedIdentity ApiServer::authenticate(const sdk::Request& request, const Route& route) {
     if (route.decl.allowed.empty() && !route.decl.refreshToken)
-        return identity;
+        return {};
     auto header = request.header("authorization");
     if (!header)
         throw sdk::Unauthorized("Missing Authorization Header");
@@ -542,64 +541,8 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
         throw sdk::Unprocessable("Only refresh tokens are allowed");
     if (!route.decl.refreshToken && token.type != "access")
         throw sdk::Unprocessable("Only non-refresh tokens are allowed");
-
-    const auto& sub = token.claims->get("sub");
-    if (token.clientType == "container") {
-        if (sub.type() != typeid(Poco::JSON::Object::Ptr))
-            throw sdk::Unauthorized("Invalid container token: its subject is not an identity object");
-        auto s = sub.extract<Poco::JSON::Object::Ptr>();
-        // Signed by us, but read as carefully as any input: a wrong type is a 401, never a 500.
-        auto id = [&](const char* name) -> sdk::Id {
-            auto value = s->has(name) ? sdk::integerValue(s->get(name), {0, sdk::kMaxId}) : sdk::Id(0);
-            if (!value)
-                throw sdk::Unauthorized(std::string("Invalid container token: '") + name + "' is not an id");
-            return *value;
-        };
-        auto text = [&](const char* name) {
-            auto value = s->has(name) ? s->get(name) : Poco::Dynamic::Var();
-            return value.isString() ? value.extract<std::string>() : std::string();
-        };
-        identity.kind = sdk::ClientKind::Container;
-        identity.id = id("node_id");
-        identity.organizationId = id("organization_id");
-        identity.collaborationId = id("collaboration_id");
-        identity.taskId = id("task_id");
-        identity.image = text("image");
-        identity.database = text("database");
-        identity.name = "container of task " + std::to_string(*identity.taskId);
-        // A container works for one task: once that is deleted or finished, its token is void.
-        if (auto tasks = std::static_pointer_cast<sdk::IdentityProvider>(
-                env_.catalog->service(sdk::kContainerIdentityService));
-            tasks && !tasks->resolve(store, *identity.taskId))
-            throw sdk::Unauthorized("Container-token is not valid: its task (id=" +
-                                    std::to_string(*identity.taskId) + ") was deleted or has finished");
-    } else {
-        sdk::ClientKind kind;
-        const char* serviceName;
-        if (token.clientType == "user") {
-            kind = sdk::ClientKind::User;
-            serviceName = sdk::kUserIdentityService;
-        } else if (token.clientType == "node") {
-            kind = sdk::ClientKind::Node;
-            serviceName = sdk::kNodeIdentityService;
-        } else {
-            throw sdk::Unprocessable("Invalid token: unknown client type '" + token.clientType + "'");
-        }
-        auto subject = sdk::integerValue(sub, sdk::kIdRange);
-        if (!subject)
-            throw sdk::Unauthorized("Invalid token: its subject is not an id");
-        auto id = *subject;
-        auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(serviceName));
-        auto resolved = provider ? provider->resolve(store, id) : std::nullopt;
-        if (!resolved)
-            throw sdk::Unauthorized("Error loading the " + token.clientType + " " + std::to_string(id));
-        // Issued before the password or api key changed, the account locked ...: log in again.
-        if (resolved->credentialVersion != token.credentialVersion)
-            throw sdk::Unauthorized("Token has been revoked: the credentials of this " + token.clientType +
-                                    " changed since it was issued; log in again");
-        identity = *resolved;
-        identity.kind = kind;
-    }
+    auto resolved = env_.identities->resolve(token);
+    const auto& identity = resolved.identity;
     bool allowed = route.decl.refreshToken;
     for (auto k : route.decl.allowed)
         allowed = allowed || identity.is(k);
@@ -609,7 +552,7 @@ sdk::Identity ApiServer::authenticate(const sdk::Request& request, const Route& 
             who += (who.empty() ? "" : ", ") + sdk::toString(k) + "s";
         throw sdk::BadRequest("This endpoint is only for " + who + ", not for " + token.clientType + "s");
     }
-    return identity;
+    return resolved;
 }
 
 bool ApiServer::servingRequest() {
@@ -626,10 +569,9 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
     Database::Deadline deadline(std::chrono::steady_clock::now() + std::chrono::seconds(4));
     auto access = request.method == sdk::Method::Get || route.decl.readOnly ? Database::Access::Read
                                                                             : Database::Access::Write;
-    sdk::Identity identity;
-    if (!route.decl.allowed.empty() || route.decl.refreshToken)
-        env_.database->transaction([&](sdk::Store& store) { identity = authenticate(request, route, store); },
-                                   Database::Access::Read, Database::Wait::Bounded);
+    const auto caller = authenticate(request, route);
+    const auto& identity = caller.identity;
+    const auto& rules = caller.rules;
     if ((identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) &&
         touches_.due(*identity.kind, identity.id)) {
         auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
@@ -644,7 +586,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
     if (!route.usesDatabase) {
         NoDatabase store;
         ApiContext context(
-            request, identity, [&]() -> sdk::Store& { return store; }, [] {}, env_.servicesOf(route.plugin),
+            request, identity, rules, [&]() -> sdk::Store& { return store; }, [] {}, env_.servicesOf(route.plugin),
             *env_.catalog, serializer_);
         return route.decl.handler(context);
     }
@@ -664,7 +606,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
     };
     sdk::Response response;
     try {
-        ApiContext context(request, identity, store, commit, env_.servicesOf(route.plugin), *env_.catalog,
+        ApiContext context(request, identity, rules, store, commit, env_.servicesOf(route.plugin), *env_.catalog,
                            serializer_);
         response = route.decl.handler(context);
         commit();

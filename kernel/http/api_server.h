@@ -2,6 +2,7 @@
 // requests into handler calls (auth, transaction, events) and errors into {"msg": ...}.
 #pragma once
 
+#include "kernel/auth/identity_resolver.h"
 #include "kernel/auth/token_service.h"
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database.h"
@@ -28,6 +29,8 @@ struct ApiEnvironment {
     const Catalog* catalog = nullptr;
     Database* database = nullptr;
     TokenService* tokens = nullptr;
+    /// Who a token stands for (the same step as the event channel's).
+    IdentityResolver* identities = nullptr;
     /// The Services of the plugin that owns a route (handlers get their own plugin's services).
     std::function<sdk::Services&(const std::string& plugin)> servicesOf;
     std::string apiPath = "/api";
@@ -78,7 +81,8 @@ private:
     class ConnectionFactory;
     class FastLane;
     sdk::Response dispatch(sdk::Request& request, const Route& route);
-    sdk::Identity authenticate(const sdk::Request& request, const Route& route, sdk::Store& store);
+    /// The caller of a route that needs one (anonymous otherwise); throws the 401/422/400 to answer.
+    ResolvedIdentity authenticate(const sdk::Request& request, const Route& route);
 
     ApiEnvironment env_;
     Router router_;

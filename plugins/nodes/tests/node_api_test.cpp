@@ -267,6 +267,33 @@ TEST_P(NodeApi, NodeLoginRefusesWrongOrMissingKey) {
     EXPECT_EQ(s.request("POST", "/token/node", "not json").status, 400);
 }
 
+TEST_P(NodeApi, KeyStoredWithoutLookupIndexIsFoundOnceByItsHashThenByItsIndex) {
+    // Rows written by vantage6 hold only the bcrypt hash of the key. A login finds such a node by
+    // checking the hashes of the rows without an index, then stores the index: later logins look
+    // it up directly, however many nodes there are.
+    World w(server());
+    auto& s = w.f.s;
+    s.transaction([](sdk::Store& store) { store.execute("UPDATE node SET api_key_index = NULL"); });
+    auto indexOf = [&](Id node) {
+        std::optional<std::string> index;
+        s.transaction([&](sdk::Store& store) {
+            auto row = store.find("node", node);
+            if (row && !row->isNull("api_key_index"))
+                index = row->text("api_key_index");
+        });
+        return index;
+    };
+    EXPECT_EQ(s.post("/token/node", json({{"api_key", "00000000-0000-4000-8000-000000000000"}})).status, 401);
+    EXPECT_FALSE(indexOf(w.nodeA.id));
+    ASSERT_EQ(s.post("/token/node", json({{"api_key", w.nodeA.apiKey}})).status, 200);
+    ASSERT_TRUE(indexOf(w.nodeA.id));
+    EXPECT_EQ(indexOf(w.nodeA.id)->size(), 16u);
+    EXPECT_FALSE(indexOf(w.nodeC.id)) << "only the node whose key matched gets its index";
+    EXPECT_EQ(s.post("/token/node", json({{"api_key", w.nodeA.apiKey}})).status, 200);
+    EXPECT_EQ(s.post("/token/node", json({{"api_key", w.nodeC.apiKey}})).status, 200);
+    EXPECT_TRUE(indexOf(w.nodeC.id));
+}
+
 TEST_P(NodeApi, RecoverGivesNewKeyAndRetiresTheOld) {
     World w(server());
     auto& s = w.f.s;

@@ -651,3 +651,15 @@ TEST(ServerConfig, RefusesAnOriginWithAPathOrWithoutAScheme) {
 }
 
 } // namespace
+
+TEST(ServerConfig, IdentityCacheBound) {
+    EXPECT_EQ(parseApplication("").identityCacheMs, 1000);
+    EXPECT_EQ(parseApplication("  identity_cache_ms: 250\n").identityCacheMs, 250);
+    EXPECT_EQ(parseApplication("  identity_cache_ms: 0\n").identityCacheMs, 0);
+    EXPECT_EQ(problemOfApplication("  identity_cache_ms: 60001\n"),
+              "server.yaml: application.identity_cache_ms: expected an integer 0-60000 (milliseconds; 0: no "
+              "cache), got 60001");
+    EXPECT_EQ(problemOfApplication("  identity_cache_ms: -1\n"),
+              "server.yaml: application.identity_cache_ms: expected an integer 0-60000 (milliseconds; 0: no "
+              "cache), got -1");
+}

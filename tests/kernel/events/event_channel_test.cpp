@@ -107,6 +107,9 @@ protected:
             verified.clientType = "user";
             return verified;
         };
+        env.identify = [this](const kernel::VerifiedToken& token) {
+            return *Users().resolve(store_, token.claims->getValue<sdk::Id>("sub"));
+        };
         env.transaction = [this](const std::function<void(sdk::Store&)>& work) { work(store_); };
         env.service = [](const std::string& name) -> std::shared_ptr<sdk::Service> {
             if (name == sdk::kUserIdentityService)
