@@ -78,7 +78,7 @@ std::string ApiDocs::missingAssets() const {
         if (!Poco::File(path).exists())
             return "Swagger UI is not installed: " + path +
                    " is missing. Install the Debian package python3-flasgger, or set swagger_ui_folder to a "
-                   "folder with Swagger UI's files (e.g. the dist folder of the npm package "
+                   "folder with Swagger UI's files (e.g. node_modules/swagger-ui-dist of the npm package "
                    "swagger-ui-dist). "
                    "The API description itself is served at /apispec_1.json.";
     }
