@@ -115,15 +115,25 @@ protected:
     /// The server on a copy of the vantage6 database (SQLite), or on it loaded into PostgreSQL.
     TestServer& takeover() {
         TestServer::Options options;
+        // The fixture's organizations have no public key; Beta Registry (3) gets one, as vantage6
+        // stores it (the bytes its API was given base64-encoded: "a2V5").
         options.databaseUri = [this](const std::string& uri) {
             if (GetParam() == "postgresql") {
                 loadIntoPostgres(uri);
+                auto target = dq::kernel::DatabaseUri::parse(uri);
+                Poco::Data::Session session(target.connector(), target.connectionString());
+                dq::kernel::sql::execute(session, Dialect::Postgresql,
+                                         "UPDATE organization SET _public_key = decode('6b6579', 'hex') WHERE id = 3");
                 return uri;
             }
             Poco::File(folder_.path()).createDirectories();
             const std::string copy = Poco::Path(folder_.path(), "server.sqlite").toString();
             Poco::File(kFixture).copyTo(copy);
             Poco::File(copy).setWriteable(true);
+            Poco::Data::SQLite::Connector::registerConnector();
+            Poco::Data::Session session("SQLite", copy);
+            dq::kernel::sql::execute(session, Dialect::Sqlite,
+                                     "UPDATE organization SET _public_key = X'6B6579' WHERE id = 3");
             return "sqlite:///" + copy;
         };
         return server(options);
@@ -217,6 +227,7 @@ TEST_P(Vantage6Takeover, EveryResourceShowsAsVantage6ShowedIt) {
     EXPECT_EQ(textOf(alpha, "zipcode"), "1234AB");
     EXPECT_EQ(textOf(alpha, "country"), "NL");
     EXPECT_EQ(textOf(alpha, "public_key"), ""); // vantage6: "" for none
+    EXPECT_EQ(textOf(s.get("/organization/3", root).object(), "public_key"), "a2V5");
     EXPECT_EQ(idsOf(alpha->get("collaborations")), Ids({1}));
     EXPECT_EQ(idsOf(alpha->get("nodes")), Ids({4}));
     EXPECT_EQ(idsOf(alpha->get("users")), Ids({2}));
