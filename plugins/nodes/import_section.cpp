@@ -72,7 +72,9 @@ public:
                 store.insert("node", node);
                 context.count("nodes", sdk::ImportOutcome::Created);
             } else if (!secret.same || existing.front().text("api_key") != secret.stored) {
-                replaceApiKey(store, existing.front().id, columnsOf(secret, context));
+                // The node keeps its sessions, as it always did through the import (nodes of a
+                // running federation stay connected while their keys are re-imported).
+                store.update("node", existing.front().id, columnsOf(secret, context));
                 context.count("nodes", sdk::ImportOutcome::Updated);
             } else {
                 context.count("nodes", sdk::ImportOutcome::Unchanged);
