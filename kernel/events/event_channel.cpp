@@ -212,12 +212,16 @@ struct EventChannel::Impl {
         sendFrame(c, encodeWebSocketFrame(WebSocketOpcode::Text, packet));
     }
 
-    /// Sends one Engine.IO packet over the session's current transport. Caller holds s.m.
-    void sendLocked(Session& s, const std::string& packet) {
+    /// Sends one Engine.IO packet over the session's current transport (`frame`: the packet as a
+    /// WebSocket frame already, when it goes to many). Caller holds s.m.
+    void sendLocked(Session& s, const std::string& packet, const std::string* frame = nullptr) {
         if (!s.open)
             return;
         if (s.upgraded && s.ws) {
-            sendText(s.ws, packet);
+            if (frame)
+                sendFrame(s.ws, *frame);
+            else
+                sendText(s.ws, packet);
         } else {
             s.queue.push_back(packet);
             s.cv.notify_all();
@@ -800,8 +804,11 @@ struct EventChannel::Impl {
             targets.assign(it->second.begin(), it->second.end());
         }
         const auto packet = encodeEvent(kNamespace, event, payload);
-        for (const auto& s : targets)
-            send(s, packet);
+        const auto frame = encodeWebSocketFrame(WebSocketOpcode::Text, packet);
+        for (const auto& s : targets) {
+            std::lock_guard lock(s->m);
+            sendLocked(*s, packet, &frame);
+        }
     }
 
     // -- HTTP side (HTTP worker threads) --
