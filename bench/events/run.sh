@@ -4,7 +4,8 @@
 # server's RSS. Prints one `RESULT<TAB>name<TAB>value<TAB>unit<TAB>target<TAB>ok|MISS` line per figure
 # (and `#` lines with details); asserts nothing.
 #   bench/events/run.sh [BUILD_DIR]     (default: build)
-# Environment: DQ_BENCH_IDLE (default 10000) idle sockets, DQ_BENCH_NODES (100), DQ_BENCH_TASKS (50).
+# Environment: DQ_BENCH_IDLE (default 10000) idle sockets, DQ_BENCH_NODES (100), DQ_BENCH_TASKS (50);
+# DQ_BENCH_DEBUG=1 prints one line per task.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -29,10 +30,10 @@ application:
   jwt_secret_key: bench
   bcrypt_rounds: 4
   password_hashing: {threads: 2}
-  logging: {level: WARNING, use_console: false}
+  logging: {level: ${DQ_BENCH_LOG_LEVEL:-WARNING}, use_console: false, file: ${DQ_BENCH_LOG:-bench.log}}
 YAML
 ctx=(--config "$work/bench.yaml" --data-dir "$work")
-trap '"$vserver" stop "${ctx[@]}" >/dev/null 2>&1; cp "$work/bench.out" /tmp/events-last.out; rm -rf "$work"' EXIT
+trap '"$vserver" stop "${ctx[@]}" >/dev/null 2>&1; rm -rf "$work"' EXIT
 bench=(/usr/bin/python3 "$root/bench/events/bench_events.py" --nodes "$nodes" --idle "$idle" --tasks "$tasks")
 "${bench[@]}" --import-file "$work/import.yaml"
 started=$(date +%s)
