@@ -394,11 +394,12 @@ def idle(args, loop, keys):
     nodes = connect(loop, args.port, tokens)
     took = time.monotonic() - started
     settle(loop)
+    quiet = time.monotonic() - started
     held = status_of(args.pid)
     rss = int(held["VmRSS"]) / 1024
-    print("# %d idle node WebSockets joined /tasks in %.1f s; server RSS %.1f MB (%.1f MB before, %.1f kB "
-          "per connection), threads %s (%s before)" % (
-              len(nodes), took, rss, int(before["VmRSS"]) / 1024,
+    print("# %d idle node WebSockets joined /tasks in %.1f s, the joins' announcements done after %.1f s; "
+          "server RSS %.1f MB (%.1f MB before, %.1f kB per connection), threads %s (%s before)" % (
+              len(nodes), took, quiet, rss, int(before["VmRSS"]) / 1024,
               (int(held["VmRSS"]) - int(before["VmRSS"])) / len(nodes), held["Threads"], before["Threads"]),
           flush=True)
     result("events_idle_%d_websockets_rss" % len(nodes), rss, "MB", "<%g" % RSS_TARGET_MB, rss < RSS_TARGET_MB)

@@ -3,6 +3,7 @@
 // the database work of Socket.IO (authentication, node status), in the order the packets came.
 #include "kernel/events/event_channel.h"
 
+#include "kernel/events/outbox.h"
 #include "kernel/events/socketio/packet.h"
 #include "kernel/events/socketio/websocket_codec.h"
 
@@ -359,6 +360,7 @@ struct EventChannel::Impl {
     }
 
     void runWorker() {
+        Outbox::leaveDeliveryToReaderOnThisThread();
         for (;;) {
             std::function<void()> job;
             {

@@ -60,6 +60,8 @@ struct Frame {
 /// The open transactions of this thread, innermost last (several Outboxes may share a thread in
 /// tests, hence the owner).
 thread_local std::vector<Frame> frames;
+/// Whether this thread's commits may claim their rows (Outbox::leaveDeliveryToReaderOnThisThread).
+thread_local bool claimsHere = true;
 
 Frame* innermost(const void* owner) {
     for (auto it = frames.rbegin(); it != frames.rend(); ++it)
@@ -449,7 +451,7 @@ void Outbox::committing(sdk::Store& store) {
         // Delivered to the listeners when (and only if) this transaction commits.
         store.execute(std::string("NOTIFY ") + kChannel);
     frame->wrote = true;
-    if (impl_->claim(store, rows.front().id, rows.back().id))
+    if (claimsHere && impl_->claim(store, rows.front().id, rows.back().id))
         frame->claimed = std::move(rows);
 }
 
@@ -521,6 +523,10 @@ void Outbox::stopDelivery() {
     d.reader.join();
     ::close(d.wakeFd);
     d.wakeFd = -1;
+}
+
+void Outbox::leaveDeliveryToReaderOnThisThread() {
+    claimsHere = false;
 }
 
 bool Outbox::settle(std::chrono::milliseconds timeout) {
