@@ -85,27 +85,23 @@ def run(args, count, folder):
         root_org, cid, orgs, nodes = scale.seed(api, args.nodes)
 
         # 1. latency
-        selector, clients = events.connect_all(cluster.front, [token for _, _, token in nodes])
+        loop = events.Loop()
+        clients = events.connect(loop, cluster.front, [token for _, _, token in nodes])
         sent = {}
-        received = []
-
-        def on_message(client, text, now):
-            prefix = '42/tasks,["new_task",'
-            if text.startswith(prefix):
-                received.append((int(text[len(prefix):-1]), now))
-
-        events.pump(selector, time.monotonic() + 1, on_message)
+        received = []  # (task id, when), from every node
+        for c in clients:
+            c.heard = received
+        loop.run(time.monotonic() + 1)
         for k in range(args.tasks):
             started = time.perf_counter()
             task_id = scale.post_task(api, cid, orgs, "bench-%d" % k)
             sent[task_id] = started
-            events.pump(selector, time.monotonic() + 0.3, on_message)
-        events.pump(selector, time.monotonic() + 3, on_message)
+            loop.run(time.monotonic() + 0.3)
+        loop.run(time.monotonic() + 3)
         delays = [(t - sent[task]) * 1000 for task, t in received if task in sent]
         expected = args.tasks * args.nodes
         result["latency"] = (statistics.median(delays), events.percentile(delays, 99), len(delays), expected)
-        for c in clients:
-            c.sock.close()
+        events.close_all(loop, clients)
 
         # 2. throughput
         result["organization"] = wrk(cluster.url() + "/api/organization", args.wrk_seconds, api.token)

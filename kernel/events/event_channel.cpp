@@ -3,6 +3,7 @@
 // the database work of Socket.IO (authentication, node status), in the order the packets came.
 #include "kernel/events/event_channel.h"
 
+#include "kernel/events/outbox.h"
 #include "kernel/events/socketio/packet.h"
 #include "kernel/events/socketio/websocket_codec.h"
 
@@ -45,6 +46,12 @@ using namespace socketio;
 using Clock = std::chrono::steady_clock;
 /// How often a waiting poll looks whether HTTP workers have become scarce.
 constexpr auto kScarcityCheck = std::chrono::milliseconds(200);
+/// Rooms up to this many sockets get an event's frame at once from the delivering thread (one send
+/// each). Larger broadcasts (`all_nodes` of thousands of nodes) are queued per connection and
+/// written by the reactor thread: the delivering thread (an HTTP worker finishing its request, the
+/// channel's worker) is not held for thousands of sends, and a burst of broadcasts (every node
+/// announcing itself after a restart) leaves in one send per connection, not one per event.
+constexpr std::size_t kDirectFanOut = 1000;
 
 namespace {
 
@@ -115,6 +122,7 @@ struct Connection {
     std::mutex outMutex;
     std::string out;
     bool wantWrite = false;
+    bool scheduled = false; ///< in the reactor's list of connections to write
     bool closing = false;
     std::atomic<bool> probe{false};
     std::weak_ptr<Session> session;
@@ -163,6 +171,8 @@ struct EventChannel::Impl {
     int epollFd = -1;
     int wakeFd = -1;
     std::thread reactor;
+    std::mutex scheduledMutex;
+    std::vector<std::shared_ptr<Connection>> toWrite; ///< for the reactor (queueFrame)
     int subscription = 0;
 
     std::mutex workMutex;
@@ -176,6 +186,42 @@ struct EventChannel::Impl {
 
     // -- sending --
 
+    /// Disconnects a client that does not read. Caller holds c.outMutex; true when it did.
+    bool overflowing(Connection& c) {
+        if (c.out.size() <= settings.maxUnsentBytes)
+            return false;
+        channelLog().warning("event channel: a client does not read its WebSocket (%z bytes unsent); "
+                             "disconnecting it",
+                             c.out.size());
+        c.closing = true;
+        c.out.clear();
+        ::shutdown(c.fd, SHUT_RDWR);
+        return true;
+    }
+
+    /// Appends a frame for the reactor thread to write (see kDirectFanOut).
+    void queueFrame(const std::shared_ptr<Connection>& c, const std::string& bytes) {
+        {
+            std::lock_guard lock(c->outMutex);
+            if (c->closing)
+                return;
+            c->out += bytes;
+            if (overflowing(*c) || c->scheduled || c->wantWrite)
+                return; // already on its way: the reactor writes it, or EPOLLOUT does
+            c->scheduled = true;
+        }
+        bool first = false;
+        {
+            std::lock_guard lock(scheduledMutex);
+            first = toWrite.empty();
+            toWrite.push_back(c);
+        }
+        if (first) {
+            std::uint64_t one = 1;
+            (void)!::write(wakeFd, &one, sizeof(one));
+        }
+    }
+
     void sendFrame(const std::shared_ptr<Connection>& c, const std::string& bytes) {
         std::lock_guard lock(c->outMutex);
         if (c->closing)
@@ -188,15 +234,8 @@ struct EventChannel::Impl {
         } else {
             c->out += bytes;
         }
-        if (c->out.size() > settings.maxUnsentBytes) {
-            channelLog().warning("event channel: a client does not read its WebSocket (%z bytes unsent); "
-                                 "disconnecting it",
-                                 c->out.size());
-            c->closing = true;
-            c->out.clear();
-            ::shutdown(c->fd, SHUT_RDWR);
+        if (overflowing(*c))
             return;
-        }
         if (!c->wantWrite) {
             c->wantWrite = true;
             epoll_event ev{};
@@ -210,12 +249,20 @@ struct EventChannel::Impl {
         sendFrame(c, encodeWebSocketFrame(WebSocketOpcode::Text, packet));
     }
 
-    /// Sends one Engine.IO packet over the session's current transport. Caller holds s.m.
-    void sendLocked(Session& s, const std::string& packet) {
+    /// Sends one Engine.IO packet over the session's current transport (`frame`: the packet as a
+    /// WebSocket frame already, when it goes to many; `queued`: written by the reactor thread).
+    /// Caller holds s.m.
+    void sendLocked(Session& s, const std::string& packet, const std::string* frame = nullptr,
+                    bool queued = false) {
         if (!s.open)
             return;
         if (s.upgraded && s.ws) {
-            sendText(s.ws, packet);
+            if (frame && queued)
+                queueFrame(s.ws, *frame);
+            else if (frame)
+                sendFrame(s.ws, *frame);
+            else
+                sendText(s.ws, packet);
         } else {
             s.queue.push_back(packet);
             s.cv.notify_all();
@@ -311,6 +358,7 @@ struct EventChannel::Impl {
     }
 
     void runWorker() {
+        Outbox::leaveDeliveryToReaderOnThisThread();
         for (;;) {
             std::function<void()> job;
             {
@@ -779,8 +827,12 @@ struct EventChannel::Impl {
             targets.assign(it->second.begin(), it->second.end());
         }
         const auto packet = encodeEvent(kNamespace, event, payload);
-        for (const auto& s : targets)
-            send(s, packet);
+        const auto frame = encodeWebSocketFrame(WebSocketOpcode::Text, packet);
+        const bool queued = targets.size() > kDirectFanOut;
+        for (const auto& s : targets) {
+            std::lock_guard lock(s->m);
+            sendLocked(*s, packet, &frame, queued);
+        }
     }
 
     // -- HTTP side (HTTP worker threads) --
@@ -939,6 +991,7 @@ struct EventChannel::Impl {
                 if (fd == wakeFd) {
                     std::uint64_t value;
                     (void)!::read(wakeFd, &value, sizeof(value));
+                    writeQueued();
                     continue;
                 }
                 std::shared_ptr<Connection> c;
@@ -966,18 +1019,36 @@ struct EventChannel::Impl {
         }
     }
 
+    /// Writes what queueFrame() queued, one send per connection however many frames it holds.
+    void writeQueued() {
+        std::vector<std::shared_ptr<Connection>> batch;
+        {
+            std::lock_guard lock(scheduledMutex);
+            batch.swap(toWrite);
+        }
+        for (const auto& c : batch)
+            flush(c);
+    }
+
     void flush(const std::shared_ptr<Connection>& c) {
         std::lock_guard lock(c->outMutex);
+        c->scheduled = false;
+        if (c->closing)
+            return;
         while (!c->out.empty()) {
             auto n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n <= 0)
                 break;
             c->out.erase(0, static_cast<std::size_t>(n));
         }
-        if (c->out.empty() && c->wantWrite) {
-            c->wantWrite = false;
+        // An idle connection keeps no buffer from a burst (10,000 of them would hold megabytes).
+        if (c->out.empty() && c->out.capacity() > 1024)
+            std::string().swap(c->out);
+        // The rest when the client reads again.
+        if (c->out.empty() == c->wantWrite) {
+            c->wantWrite = !c->out.empty();
             epoll_event ev{};
-            ev.events = EPOLLIN;
+            ev.events = c->wantWrite ? EPOLLIN | EPOLLOUT : EPOLLIN;
             ev.data.fd = c->fd;
             epoll_ctl(epollFd, EPOLL_CTL_MOD, c->fd, &ev);
         }

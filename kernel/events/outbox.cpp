@@ -1,7 +1,9 @@
 // Writing: a stack of transaction frames per thread; a frame's events become rows just before its
 // transaction commits. Reading: one thread per server process, in id order, position persisted
 // before the rows are handed on (a process that dies after persisting had no clients left to hand
-// them to), so nothing is delivered twice and nothing committed later is skipped.
+// them to), so nothing is delivered twice and nothing committed later is skipped. A commit whose
+// rows directly follow the position persists the position itself and delivers its rows on its own
+// thread right after COMMIT (a claim), sparing the reader's wake-up, read and position write.
 #include "kernel/events/outbox.h"
 
 #include "kernel/events/socketio/packet.h"
@@ -36,16 +38,29 @@ constexpr const char* kChannel = "dq_outbox";
 constexpr std::int64_t kBatch = 500;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
 
+/// An outbox row as written.
+struct Written {
+    std::int64_t id;
+    std::string room;
+    std::string event;
+    std::string payload; ///< JSON
+};
+
 struct Frame {
     const void* owner;
     bool write;
     std::vector<Event> events;
     bool wrote = false;
+    /// The rows, when this transaction also moved the reader's position past them (a claim): this
+    /// thread delivers them from memory once it commits, without a read of the table.
+    std::vector<Written> claimed;
 };
 
 /// The open transactions of this thread, innermost last (several Outboxes may share a thread in
 /// tests, hence the owner).
 thread_local std::vector<Frame> frames;
+/// Whether this thread's commits may claim their rows (Outbox::leaveDeliveryToReaderOnThisThread).
+thread_local bool claimsHere = true;
 
 Frame* innermost(const void* owner) {
     for (auto it = frames.rbegin(); it != frames.rend(); ++it)
@@ -89,6 +104,15 @@ struct Outbox::Impl {
     mutable std::mutex mutex;
     std::condition_variable delivered;
     std::int64_t position = 0;
+    // Delivery at commit (under mutex). A committing transaction of this process whose rows directly
+    // follow this reader's position claims them: it stores the position past them in the same
+    // transaction and, once committed, delivers them on its own thread, as the reader would have.
+    // One claim at a time, never during the reader's pass over the table (nor a pass during a
+    // claim), so no row is delivered twice or out of order.
+    bool claimed = false;                ///< a transaction between committing() and ended() holds it
+    bool reading = false;                ///< the reader delivers rows it read from the table
+    bool lookNeeded = true;              ///< rows may have been written that no claim delivered
+    std::condition_variable released;    ///< a claim ended
     std::chrono::steady_clock::time_point lastPrune{};
     bool warnedFailure = false;
     bool positioned = false; ///< under mutex
@@ -96,7 +120,12 @@ struct Outbox::Impl {
     Impl(Database& d, EventBus& b, OutboxSettings s)
         : database(d), bus(b), settings(std::move(s)), postgres(d.dialect() == "postgresql") {}
 
+    /// Wakes the reader to read the table.
     void wake() {
+        {
+            std::lock_guard lock(mutex);
+            lookNeeded = true;
+        }
         if (wakeFd < 0)
             return;
         std::uint64_t one = 1;
@@ -179,7 +208,11 @@ struct Outbox::Impl {
         openListen();
         pollfd fds[2] = {{wakeFd, POLLIN, 0}, {listen ? PQsocket(listen) : -1, POLLIN, 0}};
         int timeout = listen ? 1000 : static_cast<int>(settings.poll.count());
-        ::poll(fds, listen ? 2 : 1, timeout);
+        if (::poll(fds, listen ? 2 : 1, timeout) <= 0 || (fds[1].revents & POLLIN)) {
+            // Rows of other processes (or LISTEN is down): read the table.
+            std::lock_guard lock(mutex);
+            lookNeeded = true;
+        }
         std::uint64_t count = 0;
         (void)!::read(wakeFd, &count, sizeof(count));
         if (listen) {
@@ -196,12 +229,78 @@ struct Outbox::Impl {
 
     // -- delivery --
 
-    /// Delivers every row after `position`, in batches. Returns whether it got through.
-    bool deliverNew() {
+    /// Hands one row to the bus, as every process reads it.
+    void handOut(const Written& row) {
+        Event event{row.room, row.event, {}};
+        try {
+            event.payload = parsePayload(row.payload);
+        } catch (const std::exception& e) {
+            log().error("events: outbox row %?d has a payload that is no JSON (%s); delivered without", row.id,
+                        std::string(e.what()));
+        }
+        bus.deliver(event);
+    }
+
+    /// When asked to look: every row after `position` in the table.
+    void deliverNew() {
+        {
+            std::lock_guard lock(mutex);
+            if (!lookNeeded)
+                return;
+            lookNeeded = false;
+        }
+        readTable();
+    }
+
+    /// Claims delivery of this transaction's rows [first, last] (see `claimed`): true when nothing
+    /// this reader has not delivered precedes them, with its position moved past them in `store`.
+    bool claim(sdk::Store& store, std::int64_t first, std::int64_t last) {
+        std::int64_t expected = 0;
+        {
+            std::lock_guard lock(mutex);
+            if (!running || !positioned || claimed || reading)
+                return false;
+            claimed = true;
+            expected = position;
+        }
+        bool ok = false;
+        try {
+            // Rows of other processes (or of writers that did not claim) this reader has not read yet?
+            auto before = store.query("SELECT MAX(id) FROM dq_outbox WHERE id < ?", {first}).rows;
+            ok = before.empty() || before[0][0].isEmpty() || before[0][0].convert<std::int64_t>() <= expected;
+            if (ok)
+                store.execute("UPDATE dq_outbox_reader SET last_id = ?, updated_at = ? WHERE reader = ?",
+                              {last, sdk::nowUtc(), settings.reader});
+        } catch (...) {
+            unclaim(0);
+            throw;
+        }
+        if (!ok)
+            unclaim(0);
+        return ok;
+    }
+
+    /// Ends a claim: its rows up to `last` were delivered (0: rolled back or given up).
+    void unclaim(std::int64_t last) {
+        {
+            std::lock_guard lock(mutex);
+            claimed = false;
+            if (last)
+                position = last;
+        }
+        released.notify_all();
+        if (last)
+            delivered.notify_all();
+    }
+
+    /// Delivers every row after `position` in the table, in batches.
+    void readTable() {
         for (;;) {
             std::int64_t from;
             {
-                std::lock_guard lock(mutex);
+                std::unique_lock lock(mutex);
+                // A claim is a commit in flight whose rows follow the position: wait for it.
+                released.wait(lock, [&] { return !claimed || !running; });
                 from = position;
             }
             sdk::Rows rows;
@@ -215,29 +314,37 @@ struct Outbox::Impl {
                 },
                 Database::Access::Read);
             if (rows.rows.empty())
-                return true;
+                return;
+            {
+                std::lock_guard lock(mutex);
+                // A claim since the read may have delivered some of these rows: read again. From here
+                // on claims are refused (they would find these rows before theirs anyway).
+                if (claimed || position != from)
+                    continue;
+                reading = true;
+            }
+            struct Done {
+                Impl& d;
+                ~Done() {
+                    std::lock_guard lock(d.mutex);
+                    d.reading = false;
+                }
+            } done{*this};
             auto last = rows.rows.back()[0].convert<std::int64_t>();
             database.transaction([&](sdk::Store& store) {
                 store.execute("UPDATE dq_outbox_reader SET last_id = ?, updated_at = ? WHERE reader = ?",
                               {last, sdk::nowUtc(), settings.reader});
             });
-            for (const auto& row : rows.rows) {
-                Event event{row[1].convert<std::string>(), row[2].convert<std::string>(), {}};
-                try {
-                    event.payload = parsePayload(row[3].convert<std::string>());
-                } catch (const std::exception& e) {
-                    log().error("events: outbox row %s has a payload that is no JSON (%s); delivered without",
-                                row[0].convert<std::string>(), std::string(e.what()));
-                }
-                bus.deliver(event);
-            }
+            for (const auto& row : rows.rows)
+                handOut({row[0].convert<std::int64_t>(), row[1].convert<std::string>(),
+                         row[2].convert<std::string>(), row[3].convert<std::string>()});
             {
                 std::lock_guard lock(mutex);
                 position = last;
             }
             delivered.notify_all();
             if (static_cast<std::int64_t>(rows.rows.size()) < kBatch)
-                return true;
+                return;
         }
     }
 
@@ -275,6 +382,10 @@ struct Outbox::Impl {
                 warnedFailure = false;
             } catch (const std::exception& e) {
                 // The database is away: nothing is lost, the rows wait in the outbox.
+                {
+                    std::lock_guard lock(mutex);
+                    lookNeeded = true;
+                }
                 if (!warnedFailure)
                     log().error("events: cannot read the outbox (%s); retrying", std::string(e.what()));
                 warnedFailure = true;
@@ -316,22 +427,31 @@ void Outbox::committing(sdk::Store& store) {
     if (!frame || frame->events.empty())
         return;
     const auto now = sdk::nowUtc();
-    std::set<std::tuple<std::string, std::string, std::string>> written;
+    std::set<std::tuple<std::string, std::string, std::string>> seen;
+    std::vector<Written> rows;
     for (const auto& e : frame->events) {
         auto payload = socketio::toJson(e.payload);
         // An insert hook may announce the same thing for several rows of one transaction (a task's
         // results): one row says it.
-        if (!written.insert({e.room, e.name, payload}).second)
+        if (!seen.insert({e.room, e.name, payload}).second)
             continue;
-        if (written.size() == 1 && impl_->postgres)
+        if (rows.empty() && impl_->postgres)
             store.query("SELECT 1 FROM pg_advisory_xact_lock(?)", {kOutboxLock});
-        store.execute("INSERT INTO dq_outbox (room, event, payload, created_at) VALUES (?, ?, ?, ?)",
-                      {e.room, e.name, payload, now});
+        auto id = store
+                      .query("INSERT INTO dq_outbox (room, event, payload, created_at) VALUES (?, ?, ?, ?) "
+                             "RETURNING id",
+                             {e.room, e.name, payload, now})
+                      .rows.at(0)
+                      .at(0)
+                      .convert<std::int64_t>();
+        rows.push_back({id, e.room, e.name, std::move(payload)});
     }
     if (impl_->postgres)
         // Delivered to the listeners when (and only if) this transaction commits.
         store.execute(std::string("NOTIFY ") + kChannel);
     frame->wrote = true;
+    if (claimsHere && impl_->claim(store, rows.front().id, rows.back().id))
+        frame->claimed = std::move(rows);
 }
 
 void Outbox::ended(bool committed) {
@@ -339,6 +459,21 @@ void Outbox::ended(bool committed) {
         return;
     Frame frame = std::move(frames.back());
     frames.pop_back();
+    if (!frame.claimed.empty()) {
+        // Delivered at commit, here: no thread to wake, no read of the table. The position was
+        // stored with the rows; the claim keeps the reader and other claims waiting meanwhile.
+        const auto last = committed ? frame.claimed.back().id : 0;
+        try {
+            if (committed)
+                for (const auto& row : frame.claimed)
+                    impl_->handOut(row);
+        } catch (...) {
+            impl_->unclaim(last);
+            throw;
+        }
+        impl_->unclaim(last);
+        return;
+    }
     if (!committed)
         return;
     if (frame.wrote) {
@@ -383,9 +518,14 @@ void Outbox::stopDelivery() {
     if (!d.running.exchange(false))
         return;
     d.wake();
+    d.released.notify_all();
     d.reader.join();
     ::close(d.wakeFd);
     d.wakeFd = -1;
+}
+
+void Outbox::leaveDeliveryToReaderOnThisThread() {
+    claimsHere = false;
 }
 
 bool Outbox::settle(std::chrono::milliseconds timeout) {

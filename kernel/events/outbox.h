@@ -53,6 +53,10 @@ public:
     void startDelivery();
     /// Stops and joins the reader thread. Idempotent.
     void stopDelivery();
+    /// The commits of the calling thread leave their rows to the reader thread instead of delivering
+    /// them themselves (the event channel's worker: a burst of connects is not held up by its own
+    /// announcements to thousands of sockets).
+    static void leaveDeliveryToReaderOnThisThread();
     /// Waits until every row committed before the call has been delivered; false on timeout.
     bool settle(std::chrono::milliseconds timeout);
     /// The id of the last row delivered (0 before startDelivery()).

@@ -421,6 +421,10 @@ void ApiServer::start(const ListenSettings& listen) {
         // SO_REUSEADDR for quick restarts, but never SO_REUSEPORT: two servers must not share a port.
         socket.bind(Poco::Net::SocketAddress(listen.ip, static_cast<Poco::UInt16>(listen.port)), true, false);
         socket.listen(256);
+        // Inherited by every accepted connection (Linux). Without it, a response larger than Poco's
+        // 4 kB send buffer leaves in two writes and the second waits for the client's delayed ACK
+        // (Nagle): 40 ms added to a POST /api/task for 100 organizations.
+        socket.setNoDelay(true);
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot listen on " + listen.ip + ":" + std::to_string(listen.port) + ": " +
                                  e.displayText() +

@@ -112,6 +112,12 @@ def node_flow(args, transports):
                   namespace=NS, timeout=5)
     change = node.wait_for("algorithm_status_change")
     out["status_change_run_id"] = change.get("run_id") if change else None
+    # python-engineio 4.3's polling write loop leaves as soon as disconnect() marks the client
+    # `disconnecting`: when it is still waiting for the answer to an earlier POST (the server may send
+    # the ack through the long poll before it answers that POST, as it does under load), the goodbye
+    # packets are never sent and the server only notices after pingInterval + pingTimeout (45 s).
+    # Wait until the write loop has sent everything; it then sends the goodbye as soon as it is queued.
+    node.sio.eio.queue.join()
     node.sio.disconnect()
     # Over polling, the goodbye packets leave with the client's write loop; let it finish.
     writer = getattr(node.sio.eio, "write_loop_task", None)

@@ -38,10 +38,12 @@ struct Process {
     Heard heard{bus};
     std::unique_ptr<Outbox> outbox;
 
-    Process(const DatabaseUri& uri, const Catalog& catalog, const std::string& reader) {
+    Process(const DatabaseUri& uri, const Catalog& catalog, const std::string& reader,
+            std::chrono::milliseconds poll = OutboxSettings().poll) {
         db = std::make_unique<Database>(uri, catalog);
         OutboxSettings settings;
         settings.reader = reader;
+        settings.poll = poll;
         if (db->dialect() == "postgresql")
             settings.listenConnection = uri.connectionString();
         outbox = std::make_unique<Outbox>(*db, bus, settings);
@@ -61,8 +63,9 @@ struct Process {
 
 class OutboxTest : public DatabaseTest {
 protected:
-    std::unique_ptr<Process> process(const std::string& reader) {
-        return std::make_unique<Process>(uri_, catalog_, reader);
+    std::unique_ptr<Process> process(const std::string& reader,
+                                     std::chrono::milliseconds poll = OutboxSettings().poll) {
+        return std::make_unique<Process>(uri_, catalog_, reader, poll);
     }
 };
 
@@ -150,6 +153,52 @@ TEST_P(OutboxTest, EveryProcessDeliversEveryRowOnceInCommitOrder) {
     }
     // Both saw the same order: the commit order.
     EXPECT_EQ(a->heard.all(), b->heard.all());
+}
+
+TEST_P(OutboxTest, ACommitInThisProcessMovesItsPositionAndIsHandedOverWithoutPolling) {
+    // The reader would not look at the table for an hour by itself: what it hears, it was handed.
+    auto p = process("a", std::chrono::hours(1));
+    p->outbox->startDelivery();
+    ASSERT_TRUE(p->outbox->settle(10s));
+    // settle() made the reader look at the table; a commit while it still looks leaves its rows to it.
+    std::this_thread::sleep_for(200ms);
+    int movedAtCommit = 0;
+    for (int i = 1; i <= 10; ++i) {
+        p->db->transaction([&](sdk::Store&) { p->bus.emit("r", "e", i); });
+        std::int64_t newest = 0, stored = 0;
+        p->db->transaction(
+            [&](sdk::Store& s) {
+                newest = s.query("SELECT MAX(id) FROM dq_outbox").rows[0][0].convert<std::int64_t>();
+                stored = s.query("SELECT last_id FROM dq_outbox_reader WHERE reader = 'a'")
+                             .rows[0][0]
+                             .convert<std::int64_t>();
+            },
+            Database::Access::Read);
+        // Stored by the writing transaction itself, so a crash right after the commit neither loses
+        // nor replays the row.
+        movedAtCommit += stored == newest;
+        for (int waited = 0; waited < 500 && p->heard.all().size() < static_cast<std::size_t>(i); ++waited)
+            std::this_thread::sleep_for(10ms);
+        ASSERT_EQ(p->heard.all().size(), static_cast<std::size_t>(i));
+        EXPECT_EQ(p->heard.all().back(), "r:e:" + std::to_string(i));
+        EXPECT_EQ(p->outbox->position(), newest);
+    }
+    if (GetParam() == Backend::Sqlite)
+        EXPECT_EQ(movedAtCommit, 10);
+    else
+        // The reader also wakes for its own NOTIFY and looks; a commit during that look leaves its rows
+        // to the look.
+        EXPECT_GE(movedAtCommit, 1);
+    // A rolled-back transaction moves nothing.
+    EXPECT_THROW(p->db->transaction([&](sdk::Store&) {
+        p->bus.emit("r", "gone", 0);
+        throw std::runtime_error("no");
+    }),
+                 std::runtime_error);
+    p->bus.emit("r", "e", 11);
+    ASSERT_TRUE(p->outbox->settle(10s));
+    EXPECT_EQ(p->heard.all().size(), 11u);
+    EXPECT_EQ(p->heard.all().back(), "r:e:11");
 }
 
 TEST_P(OutboxTest, ARestartedProcessNeitherReplaysNorLoses) {
