@@ -54,6 +54,7 @@ public:
     const std::vector<Declared<sdk::SettingDecl>>& settings() const { return settings_; }
     std::vector<sdk::FilterDecl> filtersOf(const std::string& model) const;
     std::vector<sdk::Decorator> decoratorsOf(const std::string& model) const;
+    std::vector<sdk::PageDecorator> pageDecoratorsOf(const std::string& model) const;
     std::vector<sdk::InsertHook> insertHooksOf(const std::string& model) const;
     std::shared_ptr<sdk::Service> service(const std::string& name) const;
     const std::map<std::string, Declared<std::shared_ptr<sdk::Service>>>& services() const {
@@ -82,6 +83,7 @@ private:
     std::vector<Declared<sdk::SettingDecl>> settings_;
     std::vector<Declared<std::pair<std::string, sdk::FilterDecl>>> filters_;
     std::vector<Declared<std::pair<std::string, sdk::Decorator>>> decorators_;
+    std::vector<Declared<std::pair<std::string, sdk::PageDecorator>>> pageDecorators_;
     std::vector<Declared<std::pair<std::string, sdk::InsertHook>>> insertHooks_;
     std::map<std::string, Declared<std::shared_ptr<sdk::Service>>> services_;
 };

@@ -188,6 +188,34 @@ sdk::Value normalize(const sdk::Value& raw, sdk::FieldType type) {
     return value;
 }
 
+sdk::Value normalize(sdk::Value&& value, sdk::FieldType type) {
+    if (value.isEmpty())
+        return {};
+    const auto& held = value.type();
+    switch (type) {
+    case sdk::FieldType::Integer:
+        if (held == typeid(Poco::Int64))
+            return std::move(value);
+        break;
+    case sdk::FieldType::Real:
+        if (held == typeid(double))
+            return std::move(value);
+        break;
+    case sdk::FieldType::Boolean:
+        if (held == typeid(bool))
+            return std::move(value);
+        if (held == typeid(Poco::Int64))
+            return value.extract<Poco::Int64>() != 0;
+        break;
+    case sdk::FieldType::Text:
+    case sdk::FieldType::DateTime:
+        if (held == typeid(std::string))
+            return std::move(value);
+        break;
+    }
+    return normalize(static_cast<const sdk::Value&>(value), type);
+}
+
 sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string& text,
                 const std::vector<sdk::Value>& params) {
     auto statement = prepare(session, dialect, text, params);

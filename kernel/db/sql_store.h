@@ -4,6 +4,7 @@
 
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/sql.h"
+#include "kernel/db/statements.h"
 
 #include <dq/sdk/services.h>
 #include <dq/sdk/store.h>
@@ -18,8 +19,9 @@ namespace dq::kernel {
 class SqlStore : public sdk::Store {
 public:
     /// `events` goes to the models' insert hooks; without it they do not run (schema tools, tests).
+    /// `statements`: the connection's prepared statements, used for every statement when given.
     SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
-             sdk::Events* events = nullptr);
+             sdk::Events* events = nullptr, sql::Statements* statements = nullptr);
 
     std::optional<sdk::Record> find(const std::string& model, sdk::Id id) override;
     std::vector<sdk::Record> select(const std::string& model, const sdk::Query& query = {}) override;
@@ -57,11 +59,15 @@ private:
     /// anything else unchanged. Call from a catch block.
     [[noreturn]] void rethrowConstraint(const sdk::ModelDecl& model, const std::string& message) const;
     void removeRow(const sdk::ModelDecl& model, sdk::Id id);
+    /// sql::query / sql::execute, through the connection's prepared statements when there are.
+    sdk::Rows run(const std::string& text, const std::vector<sdk::Value>& params = {});
+    void exec(const std::string& text, const std::vector<sdk::Value>& params = {});
 
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
     const Catalog& catalog_;
     sdk::Events* events_;
+    sql::Statements* statements_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
 };

@@ -33,6 +33,8 @@ public:
 
     Poco::JSON::Object::Ptr serialize(const std::string& model, const sdk::Record& record) override;
     sdk::Response list(const std::string& model, sdk::Query base, const Render& render) override;
+    sdk::Response list(const std::string& model, sdk::Query base, const Render& render,
+                       const Prepare& prepare) override;
     std::string link(const std::string& path) const override;
 
 private:

@@ -274,8 +274,10 @@ Response listTaskResults(RequestContext& ctx) {
     requireTaskScope(ctx, "result", Operation::View, task);
     Query base;
     base.add(Condition::equal("task_id", task.id));
-    return ctx.list("result", base,
-                    [&ctx](const Record& r) { return Poco::Dynamic::Var(taskResultJson(ctx, r)); });
+    ResultPage page;
+    return ctx.list(
+        "result", base, [&ctx, &page](const Record& r) { return Poco::Dynamic::Var(taskResultJson(ctx, r, &page)); },
+        [&ctx, &page](const std::vector<Record>& results) { page = ResultPage::load(ctx.store(), results); });
 }
 
 Response createContainerToken(RequestContext& ctx) {

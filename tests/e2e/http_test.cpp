@@ -12,6 +12,7 @@
 #include <Poco/Thread.h>
 #include <Poco/URI.h>
 #include <cstdlib>
+#include <dq/sdk/version.h>
 #include <sstream>
 
 using dq::test::json;
@@ -25,7 +26,8 @@ TEST(KernelRoutes, VersionReportsServerKernelAbiAndPlugins) {
     ASSERT_EQ(r.status, 200);
     auto body = r.object();
     EXPECT_EQ(body->getValue<std::string>("version"), "3.11.1");
-    EXPECT_EQ(body->getValue<std::string>("sdk_abi"), "2.0");
+    EXPECT_EQ(body->getValue<std::string>("sdk_abi"),
+              std::to_string(dq::sdk::kAbiMajor) + "." + std::to_string(dq::sdk::kAbiMinor));
     EXPECT_TRUE(body->getObject("plugins")->has("organizations"));
 }
 

@@ -65,6 +65,10 @@ public:
     /// "/api/organization/3": a link path under the configured api_path.
     virtual std::string link(const std::string& path) const = 0;
 
+    /// Since ABI 2.1: called once with the rows of the page before `render` runs for each of them,
+    /// to load what the rows need with a few queries for the whole page (their tasks, nodes ...).
+    using Prepare = std::function<void(const std::vector<Record>& page)>;
+
     // ---- Transactions ----
 
     /// Commits the request's transaction now and gives its database session back; the next use of
@@ -73,6 +77,15 @@ public:
     /// read, commit(), hash, then write. Store references obtained before end here. The request's
     /// transaction is opened on first use, so a handler that hashes before it reads needs no commit().
     virtual void commit() = 0;
+
+    // ---- Since ABI 2.1 (at the end: plugins built for 2.0 keep their vtable) ----
+
+    /// list() calling `prepare` with the page's rows first. `render` must still work for a row
+    /// `prepare` did not see: a context without this overload (built before 2.1) skips `prepare`.
+    virtual Response list(const std::string& model, Query base, const Render& render, const Prepare& prepare) {
+        (void)prepare;
+        return list(model, std::move(base), render);
+    }
 };
 
 } // namespace dq::sdk

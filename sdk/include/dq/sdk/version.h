@@ -3,7 +3,7 @@
 
 // Plain numbers for the preprocessor: DQ_PLUGIN spells them into the exported marker's name.
 #define DQ_SDK_ABI_MAJOR 2
-#define DQ_SDK_ABI_MINOR 0
+#define DQ_SDK_ABI_MINOR 1
 
 namespace dq::sdk {
 
