@@ -97,13 +97,25 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
     for (std::size_t i = 0; i < records.size(); ++i) {
         if (i)
             items += ',';
-        if (render)
-            appendJson(items, render(records[i]));
+        if (render) {
+            auto json = render(records[i]);
+            if (json.type() == typeid(sdk::RawJson))
+                items += json.extract<sdk::RawJson>().text;
+            else
+                appendJson(items, json);
+        }
         else
             serializer_.write(items, store(), model, records[i], &prefetched_);
     }
     items += ']';
     return pageResponse(request_, page, total, std::move(items));
+}
+
+sdk::RawJson ApiContext::serializeText(const std::string& model, const sdk::Record& record,
+                                       const Poco::JSON::Object& extra) {
+    sdk::RawJson out;
+    serializer_.write(out.text, store(), model, record, &prefetched_, &extra);
+    return out;
 }
 
 std::string ApiContext::link(const std::string& path) const {

@@ -9,6 +9,7 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/JSONString.h>
 #include <dq/sdk/http.h>
+#include <cstring>
 #include <ostream>
 #include <streambuf>
 
@@ -16,24 +17,44 @@ namespace dq::kernel {
 
 namespace {
 
-/// An ostream that appends to a std::string, for Poco's writers.
+/// An ostream that appends to a std::string, for Poco's writers, which write a few characters at a
+/// time: they go to a small buffer first, not one by one through the string.
 class AppendBuffer : public std::streambuf {
 public:
-    explicit AppendBuffer(std::string& out) : out_(out) {}
+    explicit AppendBuffer(std::string& out) : out_(out) { setp(buffer_, buffer_ + sizeof buffer_); }
+    ~AppendBuffer() override { flush(); }
 
 protected:
     int_type overflow(int_type c) override {
-        if (c != traits_type::eof())
-            out_.push_back(static_cast<char>(c));
-        return c;
+        flush();
+        if (c != traits_type::eof()) {
+            *pptr() = static_cast<char>(c);
+            pbump(1);
+        }
+        return traits_type::not_eof(c);
     }
     std::streamsize xsputn(const char* s, std::streamsize n) override {
-        out_.append(s, static_cast<std::size_t>(n));
+        if (n <= epptr() - pptr()) {
+            std::memcpy(pptr(), s, static_cast<std::size_t>(n));
+            pbump(static_cast<int>(n));
+        } else {
+            flush();
+            out_.append(s, static_cast<std::size_t>(n));
+        }
         return n;
+    }
+    int sync() override {
+        flush();
+        return 0;
     }
 
 private:
+    void flush() {
+        out_.append(pbase(), static_cast<std::size_t>(pptr() - pbase()));
+        setp(buffer_, buffer_ + sizeof buffer_);
+    }
     std::string& out_;
+    char buffer_[256];
 };
 
 class AppendStream : public std::ostream {
@@ -307,19 +328,38 @@ Poco::JSON::Object::Ptr Serializer::toJson(sdk::Store& store, const std::string&
 }
 
 void Serializer::write(std::string& out, sdk::Store& store, const std::string& model, const sdk::Record& record,
-                       const Prefetched* prefetched) const {
+                       const Prefetched* prefetched, const Poco::JSON::Object* extra) const {
     const auto& s = shape(model);
     if (!s.decorators.empty()) {
         // A decorator may change anything in the object it is handed: render it as objects.
-        appendJson(out, toJson(store, model, record, prefetched));
+        auto json = toJson(store, model, record, prefetched);
+        if (extra)
+            for (const auto& key : extra->getNames())
+                json->set(key, extra->get(key));
+        appendJson(out, json);
         return;
     }
     auto added = decorations(store, s, record, prefetched);
+    // The value of `key` from `extra`, else from the decorations, written in place.
     auto replaced = [&](const std::string& key) {
-        if (!added || !added->has(key))
+        if (extra && extra->has(key))
+            appendJson(out, extra->get(key));
+        else if (added && added->has(key))
+            appendJson(out, added->get(key));
+        else
             return false;
-        appendJson(out, added->get(key));
         return true;
+    };
+    auto declared = [&](const std::string& key) {
+        if (key == "id")
+            return true;
+        for (const auto& f : s.fields)
+            if (f.field->name == key)
+                return true;
+        for (const auto& r : s.relations)
+            if (r.view.name == key)
+                return true;
+        return false;
     };
     out += "{\"id\":";
     if (!replaced("id"))
@@ -395,21 +435,21 @@ void Serializer::write(std::string& out, sdk::Store& store, const std::string& m
         }
         out += ']';
     }
-    if (added) {
-        for (const auto& key : added->getNames()) {
-            bool declared = key == "id";  // written in place above
-            for (const auto& f : s.fields)
-                declared = declared || f.field->name == key;
-            for (const auto& r : s.relations)
-                declared = declared || r.view.name == key;
-            if (declared)
-                continue;
-            out += ',';
-            appendString(out, key);
-            out += ':';
-            appendJson(out, added->get(key));
-        }
-    }
+    // Keys of their own: the decorations', then extra's, each once, in the order they were set.
+    auto follow = [&](const std::string& key) {
+        out += ',';
+        appendString(out, key);
+        out += ':';
+        replaced(key);
+    };
+    if (added)
+        for (const auto& key : added->getNames())
+            if (!declared(key))
+                follow(key);
+    if (extra)
+        for (const auto& key : extra->getNames())
+            if (!declared(key) && !(added && added->has(key)))
+                follow(key);
     out += '}';
 }
 

@@ -36,8 +36,10 @@ public:
                                    const Prefetched* prefetched = nullptr) const;
     /// Appends the JSON of `record` to `out` without building it as objects first: the same text as
     /// toJson() condensed by Poco's Stringifier, byte for byte.
+    /// `extra`: keys that replace the model's (in place) or follow them, applied after the
+    /// decorations, as Poco::JSON::Object::set would.
     void write(std::string& out, sdk::Store& store, const std::string& model, const sdk::Record& record,
-               const Prefetched* prefetched = nullptr) const;
+               const Prefetched* prefetched = nullptr, const Poco::JSON::Object* extra = nullptr) const;
     /// Loads the related ids and the page decorations of `records` (rows of `model`).
     Prefetched prefetch(sdk::Store& store, const std::string& model,
                         const std::vector<sdk::Record>& records) const;

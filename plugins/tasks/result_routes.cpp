@@ -39,7 +39,9 @@ Response listResults(RequestContext& ctx) {
     ResultPage page;
     return ctx.list(
         "result", base,
-        [&ctx, &page, include](const Record& r) { return Poco::Dynamic::Var(resultJson(ctx, r, include, &page)); },
+        [&ctx, &page, include](const Record& r) {
+            return Poco::Dynamic::Var(ctx.serializeText("result", r, *resultExtras(ctx, r, include, false, &page)));
+        },
         [&ctx, &page](const std::vector<Record>& results) { page = ResultPage::load(ctx.store(), results); });
 }
 

@@ -59,6 +59,11 @@ struct ResultPage {
     std::map<Id, std::vector<Record>> ports;   ///< result -> its ports
     static ResultPage load(sdk::Store& store, const std::vector<Record>& results);
 };
+/// What a result's JSON has besides serialize()'s: `node` and `ports`; with `includeTask` the task
+/// object minus its results in place of the task link; for a TaskResult (`taskResult`) raw ids for
+/// organization and task. `page`: loaded for a list; a result it does not cover is loaded on its own.
+Poco::JSON::Object::Ptr resultExtras(RequestContext& ctx, const Record& result, bool includeTask, bool taskResult,
+                                     const ResultPage* page);
 /// Result JSON; `includeTask` replaces the task link with the task object minus its results.
 /// `page`: loaded for a list; a result it does not cover is loaded on its own.
 Poco::JSON::Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask,

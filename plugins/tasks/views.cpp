@@ -209,30 +209,47 @@ Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResult
     return json;
 }
 
-Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask, const ResultPage* page) {
+Object::Ptr resultExtras(RequestContext& ctx, const Record& result, bool includeTask, bool taskResult,
+                         const ResultPage* page) {
     std::optional<ResultPage> own;
     if (!page || !page->results.count(result.id))
         page = &own.emplace(ResultPage::load(ctx.store(), {result}));
-    auto json = ctx.serialize("result", result);
+    Object::Ptr extra = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     const Record* task = nullptr;
     if (auto taskId = result.integer("task_id"))
         if (auto t = page->tasks.find(*taskId); t != page->tasks.end())
             task = &t->second;
-    json->set("node", nodeOf(*page, result, task));
-    json->set("ports", portsOf(*page, result.id));
+    extra->set("node", nodeOf(*page, result, task));
+    extra->set("ports", portsOf(*page, result.id));
     if (includeTask && task) {
         auto nested = taskJson(ctx, *task, false);
         nested->remove("results");
-        json->set("task", nested);
+        extra->set("task", nested);
     }
+    if (taskResult) {
+        extra->set("organization", idOrNull(result, "organization_id"));
+        extra->set("task", idOrNull(result, "task_id"));
+    }
+    return extra;
+}
+
+namespace {
+
+Object::Ptr resultWith(RequestContext& ctx, const Record& result, const Object::Ptr& extra) {
+    auto json = ctx.serialize("result", result);
+    for (const auto& key : extra->getNames())
+        json->set(key, extra->get(key));
     return json;
 }
 
+} // namespace
+
+Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask, const ResultPage* page) {
+    return resultWith(ctx, result, resultExtras(ctx, result, includeTask, false, page));
+}
+
 Object::Ptr taskResultJson(RequestContext& ctx, const Record& result, const ResultPage* page) {
-    auto json = resultJson(ctx, result, false, page);
-    json->set("organization", idOrNull(result, "organization_id"));
-    json->set("task", idOrNull(result, "task_id"));
-    return json;
+    return resultWith(ctx, result, resultExtras(ctx, result, false, true, page));
 }
 
 Object::Ptr portJson(RequestContext& ctx, const Record& port) {

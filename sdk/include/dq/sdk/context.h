@@ -8,9 +8,11 @@
 #include "dq/sdk/store.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string>
 
 namespace dq::sdk {
@@ -56,6 +58,7 @@ public:
     /// loaded plugins), as vantage6 shows them.
     virtual Poco::JSON::Object::Ptr serialize(const std::string& model, const Record& record) = 0;
 
+    /// A row's JSON: an object (or any JSON value), or since ABI 2.1 RawJson (serializeText()).
     using Render = std::function<Poco::Dynamic::Var(const Record&)>;
     /// A paginated list response of `model`: applies `base` (the caller's scope), the filters
     /// declared for the model (its own and those other plugins add), `page`/`per_page`/`sort`/
@@ -85,6 +88,18 @@ public:
     virtual Response list(const std::string& model, Query base, const Render& render, const Prepare& prepare) {
         (void)prepare;
         return list(model, std::move(base), render);
+    }
+
+    /// serialize()'s JSON with the keys of `extra` replacing the model's (in place) or following
+    /// them, as Poco::JSON::Object::set would, written as text without building the objects: what a
+    /// list's render returns for many rows.
+    virtual RawJson serializeText(const std::string& model, const Record& record, const Poco::JSON::Object& extra) {
+        auto json = serialize(model, record);
+        for (const auto& key : extra.getNames())
+            json->set(key, extra.get(key));
+        std::ostringstream out;
+        Poco::JSON::Stringifier::condense(json, out);
+        return RawJson{out.str()};
     }
 };
 
