@@ -93,11 +93,7 @@ void bindParam(Poco::Data::Statement& statement, const sdk::Value& value) {
 
 Poco::Data::Statement prepare(Poco::Data::Session& session, Dialect dialect, const std::string& text,
                               const std::vector<sdk::Value>& params) {
-    auto expected = countPlaceholders(text);
-    if (expected != params.size())
-        throw std::invalid_argument("the SQL statement has " + std::to_string(expected) +
-                                    " '?' placeholder(s) but " + std::to_string(params.size()) +
-                                    " parameter(s) were given: " + text);
+    checkPlaceholders(text, params);
     Poco::Data::Statement statement(session);
     statement << placeholders(text, dialect);
     for (const auto& p : params)
@@ -216,10 +212,15 @@ sdk::Value normalize(sdk::Value&& value, sdk::FieldType type) {
     return normalize(static_cast<const sdk::Value&>(value), type);
 }
 
-sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string& text,
-                const std::vector<sdk::Value>& params) {
-    auto statement = prepare(session, dialect, text, params);
-    statement.execute();
+void checkPlaceholders(const std::string& text, const std::vector<sdk::Value>& params) {
+    auto expected = countPlaceholders(text);
+    if (expected != params.size())
+        throw std::invalid_argument("the SQL statement has " + std::to_string(expected) +
+                                    " '?' placeholder(s) but " + std::to_string(params.size()) +
+                                    " parameter(s) were given: " + text);
+}
+
+sdk::Rows rowsOf(Poco::Data::Statement& statement) {
     sdk::Rows rows;
     Poco::Data::RecordSet set(statement);
     const std::size_t columns = set.columnCount();
@@ -235,6 +236,13 @@ sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string
         rows.rows.push_back(std::move(row));
     }
     return rows;
+}
+
+sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string& text,
+                const std::vector<sdk::Value>& params) {
+    auto statement = prepare(session, dialect, text, params);
+    statement.execute();
+    return rowsOf(statement);
 }
 
 std::size_t execute(Poco::Data::Session& session, Dialect dialect, const std::string& text,

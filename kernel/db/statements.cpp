@@ -1,10 +1,8 @@
-// Prepared statements per connection: SQLite through its own API (Poco re-parses a statement on
-// every execution), PostgreSQL through Poco statements kept and re-executed.
+// Prepared statements per connection, SQLite through its own API: Poco re-parses a statement on
+// every execution.
 #include "kernel/db/statements.h"
 
-#include <Poco/Data/Binding.h>
 #include <Poco/Data/LOB.h>
-#include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
@@ -22,21 +20,13 @@ namespace {
 /// IN (...) list or a savepoint's number must not pile up.
 constexpr std::size_t kMaxStatements = 256;
 
-void checkParams(const std::string& text, const std::vector<sdk::Value>& params) {
-    auto expected = countPlaceholders(text);
-    if (expected != params.size())
-        throw std::invalid_argument("the SQL statement has " + std::to_string(expected) +
-                                    " '?' placeholder(s) but " + std::to_string(params.size()) +
-                                    " parameter(s) were given: " + text);
-}
-
 /// How a column is read: as Poco would type it from the declared type, so that rows look the same
 /// whether they come from here or from sql::query.
 enum class Column { Integer, Boolean, Real, Text };
 
 /// A parameter's kind, as sql::query binds it: bool and integers as Int64, reals as double, the rest
 /// as text, empty as NULL.
-enum class Param : char { Null = 'n', Integer = 'i', Real = 'd', Text = 's' };
+enum class Param { Null, Integer, Real, Text };
 
 Param kindOf(const sdk::Value& value) {
     if (value.isEmpty())
@@ -227,151 +217,38 @@ private:
     std::unordered_set<std::string> uncacheable_;
 };
 
-// ---- PostgreSQL ----
-
-/// A parameter's storage, bound by reference: its address must not change once bound.
-struct Slot {
-    Poco::Int64 integer = 0;
-    double real = 0;
-    std::string text;
-};
-
-struct PostgresStatement {
-    explicit PostgresStatement(Poco::Data::Session& session, std::size_t params)
-        : statement(session), slots(params) {}
-    Poco::Data::Statement statement;
-    std::vector<Slot> slots;
-};
-
-class PostgresStatements {
-public:
-    explicit PostgresStatements(Poco::Data::Session& session) : session_(session) {}
-
-    std::size_t size() const { return cache_.size(); }
-
-    std::size_t run(const std::string& text, const std::vector<sdk::Value>& params, sdk::Rows* rows) {
-        // The parameters' kinds are part of the key: the bindings' types are fixed once bound.
-        std::string key;
-        key.reserve(params.size() + 1 + text.size());
-        for (const auto& p : params)
-            key += static_cast<char>(kindOf(p));
-        key += '\n';
-        key += text;
-        auto it = cache_.find(key);
-        if (it == cache_.end()) {
-            if (cache_.size() >= kMaxStatements)
-                cache_.clear();
-            auto made = std::make_unique<PostgresStatement>(session_, params.size());
-            made->statement << placeholders(text, Dialect::Postgresql);
-            using Poco::Data::Keywords::use;
-            for (std::size_t i = 0; i < params.size(); ++i) {
-                auto& slot = made->slots[i];
-                switch (static_cast<Param>(key[i])) {
-                case Param::Null:
-                    made->statement, use(Poco::Data::Keywords::null);
-                    break;
-                case Param::Integer:
-                    made->statement, use(slot.integer);
-                    break;
-                case Param::Real:
-                    made->statement, use(slot.real);
-                    break;
-                case Param::Text:
-                    made->statement, use(slot.text);
-                    break;
-                }
-            }
-            it = cache_.emplace(std::move(key), std::move(made)).first;
-        }
-        auto& s = *it->second;
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            switch (kindOf(params[i])) {
-            case Param::Null:
-                break;
-            case Param::Integer:
-                s.slots[i].integer = integerOf(params[i]);
-                break;
-            case Param::Real:
-                s.slots[i].real = params[i].convert<double>();
-                break;
-            case Param::Text:
-                s.slots[i].text = textOf(params[i]);
-                break;
-            }
-        }
-        try {
-            std::size_t affected = s.statement.execute();
-            if (rows) {
-                Poco::Data::RecordSet set(s.statement);
-                const std::size_t columns = set.columnCount();
-                rows->columns.clear();
-                for (std::size_t c = 0; c < columns; ++c)
-                    rows->columns.push_back(set.columnName(c));
-                const std::size_t count = set.rowCount();
-                rows->rows.reserve(count);
-                for (std::size_t r = 0; r < count; ++r) {
-                    std::vector<sdk::Value> row;
-                    row.reserve(columns);
-                    for (std::size_t c = 0; c < columns; ++c)
-                        row.push_back(set.isNull(c, r) ? sdk::Value() : fromDriver(set.value(c, r)));
-                    rows->rows.push_back(std::move(row));
-                }
-            }
-            return affected;
-        } catch (...) {
-            // A statement that failed midway is in no state to run again.
-            cache_.erase(it);
-            throw;
-        }
-    }
-
-private:
-    Poco::Data::Session& session_;
-    std::unordered_map<std::string, std::unique_ptr<PostgresStatement>> cache_;
-};
-
 } // namespace
 
 struct Statements::Impl {
     Poco::Data::Session& session;
     Dialect dialect;
     std::unique_ptr<SqliteStatements> sqlite;
-    std::unique_ptr<PostgresStatements> postgres;
 };
 
 Statements::Statements(Poco::Data::Session& session, Dialect dialect)
-    : impl_(std::make_unique<Impl>(Impl{session, dialect, nullptr, nullptr})) {
+    : impl_(std::make_unique<Impl>(Impl{session, dialect, nullptr})) {
     if (dialect == Dialect::Sqlite)
         impl_->sqlite = std::make_unique<SqliteStatements>(session);
-    else
-        impl_->postgres = std::make_unique<PostgresStatements>(session);
 }
 
 Statements::~Statements() = default;
 
 sdk::Rows Statements::query(const std::string& text, const std::vector<sdk::Value>& params) {
-    checkParams(text, params);
+    checkPlaceholders(text, params);
+    auto* s = impl_->sqlite ? impl_->sqlite->prepare(text) : nullptr;
+    if (!s)
+        return sql::query(impl_->session, impl_->dialect, text, params);
     sdk::Rows rows;
-    if (impl_->sqlite) {
-        auto* s = impl_->sqlite->prepare(text);
-        if (!s)
-            return sql::query(impl_->session, impl_->dialect, text, params);
-        impl_->sqlite->run(*s, params, &rows);
-    } else {
-        impl_->postgres->run(text, params, &rows);
-    }
+    impl_->sqlite->run(*s, params, &rows);
     return rows;
 }
 
 std::size_t Statements::execute(const std::string& text, const std::vector<sdk::Value>& params) {
-    checkParams(text, params);
-    if (impl_->sqlite) {
-        auto* s = impl_->sqlite->prepare(text);
-        if (!s)
-            return sql::execute(impl_->session, impl_->dialect, text, params);
-        return impl_->sqlite->run(*s, params, nullptr);
-    }
-    return impl_->postgres->run(text, params, nullptr);
+    checkPlaceholders(text, params);
+    auto* s = impl_->sqlite ? impl_->sqlite->prepare(text) : nullptr;
+    if (!s)
+        return sql::execute(impl_->session, impl_->dialect, text, params);
+    return impl_->sqlite->run(*s, params, nullptr);
 }
 
 void Statements::busyTimeout(std::int64_t milliseconds) {
@@ -380,7 +257,7 @@ void Statements::busyTimeout(std::int64_t milliseconds) {
 }
 
 std::size_t Statements::size() const {
-    return impl_->sqlite ? impl_->sqlite->size() : impl_->postgres->size();
+    return impl_->sqlite ? impl_->sqlite->size() : 0;
 }
 
 Poco::Data::Session& Statements::session() {

@@ -13,8 +13,10 @@ namespace dq::kernel::sql {
 /// before its session. Same contract as sql::query / sql::execute, whose uncached path it falls back
 /// to for a text it cannot keep (several statements in one text, a column type Poco cannot read).
 /// SQLite: the connection's own sqlite3_stmt per text, typed columns read without Poco's RecordSet.
-/// PostgreSQL: one Poco statement per text and parameter types, bound by reference and re-executed,
-/// so the server parses and plans it once (Poco prepares each new statement with PQprepare).
+/// PostgreSQL: the uncached path. Poco 1.11 can re-execute a PostgreSQL statement (one
+/// PQexecPrepared instead of prepare, execute and deallocate), but a re-executed statement that
+/// fails keeps a freed result and frees it again when destroyed (a double free, seen with a
+/// unique violation), so a kept statement could never be let go.
 class Statements {
 public:
     Statements(Poco::Data::Session& session, Dialect dialect);
