@@ -61,16 +61,17 @@ with open(os.path.join(work, "token"), "w") as f:
 PY
 }
 
-# wrk's figure as a number in `unit` (ms or req/s).
-latency_ms() { # wrk output -> p50 in ms
+latency_ms() { # wrk output -> p50 in ms ("nan" when no request completed)
     awk '/^ +50%/ { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) }
-                    else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 }; printf "%.2f", v }'
+                    else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 }; p=v }
+         /requests in/ { n=$1 }
+         END { if (n > 0 && p != "") printf "%.2f", p; else printf "nan" }'
 }
 rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 result() { # name value unit target-text ok(0/1)
     printf 'RESULT\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$([[ $5 == 1 ]] && echo ok || echo MISS)"
 }
-below() { python3 -c "import sys; print(int(float(sys.argv[1]) < float(sys.argv[2])))" "$1" "$2"; }
+below() { python3 -c "import sys; v = float(sys.argv[1]); print(int(v == v and v < float(sys.argv[2])))" "$1" "$2"; }
 
 seed 100
 token=$(cat "$work/token")
@@ -83,11 +84,11 @@ result get_task_100_rps "$task_rps" req/s ">= $half (half of GET /api/organizati
     "$(python3 -c "print(int($task_rps >= $half))")"
 
 seed 900
-page=$(wrk -t1 -c1 -d8s --latency "${auth[@]}" "$url/result?per_page=10" | latency_ms)
+page=$(wrk -t1 -c1 -d8s --timeout 30s --latency "${auth[@]}" "$url/result?per_page=10" | latency_ms)
 result get_result_per_page_10_p50 "$page" ms "< 5" "$(below "$page" 5)"
-all=$(wrk -t1 -c1 -d10s --latency "${auth[@]}" "$url/result" | latency_ms)
+all=$(wrk -t1 -c1 -d10s --timeout 30s --latency "${auth[@]}" "$url/result" | latency_ms)
 result get_result_all_6000_p50 "$all" ms "< 60" "$(below "$all" 60)"
-tasks=$(wrk -t1 -c1 -d10s --latency "${auth[@]}" "$url/task" | latency_ms)
+tasks=$(wrk -t1 -c1 -d10s --timeout 30s --latency "${auth[@]}" "$url/task" | latency_ms)
 result get_task_all_1000_p50 "$tasks" ms "(no target)" 1
 pid=$(cat "$work/bench.pid")
 result server_rss "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$pid/status)" MB "(no target)" 1

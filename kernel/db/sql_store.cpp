@@ -368,13 +368,17 @@ std::vector<sdk::Record> SqlStore::select(const std::string& name, const sdk::Qu
     std::vector<sdk::Value> params;
     std::string tail = where(m, query, params);
     std::vector<std::string> order;
+    bool byId = false;
     for (const auto& key : query.orderBy) {
         bool descending = !key.empty() && key[0] == '-';
         std::string name = descending ? key.substr(1) : key;
         order.push_back(column(m, name) + (descending ? " DESC" : " ASC"));
+        byId = byId || name == "id";
     }
-    // id last, so pages are stable when the sort key has duplicates.
-    order.push_back("\"id\" ASC");
+    // id last, so pages are stable when the sort key has duplicates; not after id itself, which
+    // would keep SQLite from walking the primary key (a sort of the whole table for `-id`).
+    if (!byId)
+        order.push_back("\"id\" ASC");
     tail += " ORDER BY " + joined(order, ", ");
     if (query.limit && *query.limit < 0)
         throw std::invalid_argument("a query on " + name + " has a negative limit");
