@@ -112,6 +112,14 @@ public:
                                                     Poco::JSON::Object& json) { d(store, record, json); }}});
     }
 
+    void decoratePage(const std::string& model, sdk::PageDecorator decorator) override {
+        checkOpen("page decorator of " + model);
+        catalog_.pageDecorators_.push_back(
+            {plugin_, {model, [lib = keepAlive_, d = std::move(decorator)](
+                                  sdk::Store& store, const std::vector<sdk::Record>& rows,
+                                  const std::vector<Poco::JSON::Object*>& jsons) { d(store, rows, jsons); }}});
+    }
+
     void afterInsert(const std::string& model, sdk::InsertHook hook) override {
         checkOpen("insert hook of " + model);
         catalog_.insertHooks_.push_back({plugin_,
@@ -244,6 +252,10 @@ std::vector<sdk::Decorator> Catalog::decoratorsOf(const std::string& model) cons
     return forModel(decorators_, model);
 }
 
+std::vector<sdk::PageDecorator> Catalog::pageDecoratorsOf(const std::string& model) const {
+    return forModel(pageDecorators_, model);
+}
+
 std::vector<sdk::InsertHook> Catalog::insertHooksOf(const std::string& model) const {
     return forModel(insertHooks_, model);
 }
@@ -296,6 +308,7 @@ void Catalog::clear() {
     settings_.clear();
     filters_.clear();
     decorators_.clear();
+    pageDecorators_.clear();
     insertHooks_.clear();
     importSections_.clear();
     services_.clear();
@@ -311,6 +324,7 @@ void Catalog::forget(const std::string& plugin) {
     std::erase_if(settings_, byPlugin);
     std::erase_if(filters_, byPlugin);
     std::erase_if(decorators_, byPlugin);
+    std::erase_if(pageDecorators_, byPlugin);
     std::erase_if(insertHooks_, byPlugin);
     std::erase_if(importSections_, byPlugin);
     std::erase_if(services_, [&](const auto& entry) { return entry.second.plugin == plugin; });

@@ -56,6 +56,7 @@ public:
     const std::vector<Declared<sdk::SettingDecl>>& settings() const { return settings_; }
     std::vector<sdk::FilterDecl> filtersOf(const std::string& model) const;
     std::vector<sdk::Decorator> decoratorsOf(const std::string& model) const;
+    std::vector<sdk::PageDecorator> pageDecoratorsOf(const std::string& model) const;
     std::vector<sdk::InsertHook> insertHooksOf(const std::string& model) const;
     /// The import sections, in declaration order: the plugins' dependency order.
     const std::vector<Declared<sdk::ImportSectionDecl>>& importSections() const { return importSections_; }
@@ -87,6 +88,7 @@ private:
     std::vector<Declared<sdk::SettingDecl>> settings_;
     std::vector<Declared<std::pair<std::string, sdk::FilterDecl>>> filters_;
     std::vector<Declared<std::pair<std::string, sdk::Decorator>>> decorators_;
+    std::vector<Declared<std::pair<std::string, sdk::PageDecorator>>> pageDecorators_;
     std::vector<Declared<std::pair<std::string, sdk::InsertHook>>> insertHooks_;
     std::vector<Declared<sdk::ImportSectionDecl>> importSections_;
     std::map<std::string, Declared<std::shared_ptr<sdk::Service>>> services_;

@@ -3,11 +3,11 @@
 
 #include "kernel/db/schema.h"
 #include "kernel/db/sql_store.h"
+#include "kernel/db/statements.h"
 
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
-#include <Poco/Data/SessionPool.h>
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
@@ -65,32 +65,31 @@ bool busy() {
     }
 }
 
-/// Poco's pool, setting up each SQLite connection once when it is opened rather than in every
-/// transaction: these settings belong to the connection and never change.
-class SessionPool : public Poco::Data::SessionPool {
-public:
-    SessionPool(sql::Dialect dialect, const std::string& connector, const std::string& connection, int min,
-                int max, int idleSeconds)
-        : Poco::Data::SessionPool(connector, connection, min, max, idleSeconds), dialect_(dialect) {}
-
-protected:
-    void customizeSession(Poco::Data::Session& session) override {
-        if (dialect_ != sql::Dialect::Sqlite)
+/// One pooled connection and the statements prepared on it, which live and die with it (declared
+/// after the session, so they are finalized before it closes).
+struct Connection {
+    Connection(sql::Dialect dialect, const std::string& connector, const std::string& connection)
+        : session(connector, connection), statements(session, dialect) {
+        if (dialect != sql::Dialect::Sqlite)
             return;
-        // The kernel applies the declared delete rules itself.
-        sql::execute(session, dialect_, "PRAGMA foreign_keys = OFF");
+        // Set once per connection, not in every transaction: these settings belong to the
+        // connection and never change. The kernel applies the declared delete rules itself.
+        statements.execute("PRAGMA foreign_keys = OFF");
         // With WAL, NORMAL syncs at checkpoints instead of every commit: a crashed or killed
         // process loses nothing, a power cut at most the last commits, and the database stays
         // whole either way. Writers (serialized) hold the lock for microseconds, not an fsync.
-        sql::execute(session, dialect_, "PRAGMA synchronous = NORMAL");
+        statements.execute("PRAGMA synchronous = NORMAL");
         // 1 MB of page cache per pooled connection (of 16), not SQLite's 2 MB: the file is in
         // the operating system's cache anyway.
-        sql::execute(session, dialect_, "PRAGMA cache_size = -1024");
+        statements.execute("PRAGMA cache_size = -1024");
     }
-
-private:
-    sql::Dialect dialect_;
+    Poco::Data::Session session;
+    sql::Statements statements;
+    std::chrono::steady_clock::time_point idleSince;
 };
+
+/// How long an idle connection beyond the first stays open.
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
 } // namespace
 
@@ -99,8 +98,11 @@ struct Database::Impl {
     const Catalog& catalog;
     sql::Dialect dialect;
     bool memory = false;
-    std::unique_ptr<SessionPool> pool;
-    // Poco's pool throws when it is exhausted; this makes callers wait for a free session instead.
+    // The pool: idle connections, most recently used last. Its own rather than Poco's SessionPool,
+    // so that each connection keeps its prepared statements.
+    std::mutex idleLock;
+    std::vector<std::unique_ptr<Connection>> idle;
+    // At most kMaxSessions connections are leased at once; callers wait for a free one.
     std::counting_semaphore<kMaxSessions> slots;
     std::timed_mutex writeLock;
     TransactionListener* listener = nullptr;
@@ -126,7 +128,7 @@ struct Database::Impl {
                 throw DatabaseBusy("no free connection to the database " + impl.uri.display() +
                                    " in time; the database may be overloaded or a transaction is stuck");
             try {
-                session_.emplace(impl.pool->get());
+                connection_ = impl.take();
             } catch (const Poco::Exception& e) {
                 impl.slots.release();
                 throw DatabaseUnavailable("cannot connect to the database " + impl.uri.display() + ": " +
@@ -137,15 +139,62 @@ struct Database::Impl {
             }
         }
         ~Lease() {
-            session_.reset();
+            impl_.giveBack(std::move(connection_));
             impl_.slots.release();
         }
-        Poco::Data::Session& session() { return *session_; }
+        Poco::Data::Session& session() { return connection_->session; }
+        sql::Statements& statements() { return connection_->statements; }
 
     private:
         Impl& impl_;
-        std::optional<Poco::Data::Session> session_;
+        std::unique_ptr<Connection> connection_;
     };
+
+    /// An idle connection that still works, or a new one.
+    std::unique_ptr<Connection> take() {
+        std::vector<std::unique_ptr<Connection>> stale;
+        std::unique_ptr<Connection> found;
+        {
+            std::lock_guard<std::mutex> lock(idleLock);
+            if (!idle.empty()) {
+                found = std::move(idle.back());
+                idle.pop_back();
+            }
+            stale = expired();
+        }
+        if (found && !connected(found->session))
+            found.reset();
+        if (!found)
+            found = std::make_unique<Connection>(dialect, uri.connector(), uri.connectionString());
+        return found;
+    }
+
+    void giveBack(std::unique_ptr<Connection> connection) {
+        if (!connection || !connected(connection->session))
+            return;
+        connection->idleSince = Clock::now();
+        std::vector<std::unique_ptr<Connection>> stale;
+        std::lock_guard<std::mutex> lock(idleLock);
+        idle.push_back(std::move(connection));
+        stale = expired();
+    }
+
+    /// Takes the connections idle for longer than kIdleTimeout out of the pool (keeping one), to be
+    /// closed outside the lock. An in-memory database keeps its one connection.
+    std::vector<std::unique_ptr<Connection>> expired() {
+        std::vector<std::unique_ptr<Connection>> out;
+        if (memory)
+            return out;
+        auto limit = Clock::now() - kIdleTimeout;
+        // The oldest come first.
+        std::size_t n = 0;
+        while (n + 1 < idle.size() && idle[n]->idleSince < limit)
+            ++n;
+        for (std::size_t i = 0; i < n; ++i)
+            out.push_back(std::move(idle[i]));
+        idle.erase(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(n));
+        return out;
+    }
 
     std::string connectHint() const {
         return dialect == sql::Dialect::Sqlite
@@ -163,7 +212,7 @@ struct Database::Impl {
         return message;
     }
 
-    void begin(Poco::Data::Session& session, Access access, std::optional<Clock::time_point> deadline) {
+    void begin(Lease& lease, Access access, std::optional<Clock::time_point> deadline) {
         auto waitMs = [&] {
             if (!deadline)
                 return std::int64_t(5000);
@@ -171,30 +220,30 @@ struct Database::Impl {
                 std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
             return std::max<std::int64_t>(left, 1);
         };
+        auto& statements = lease.statements();
         if (dialect == sql::Dialect::Sqlite) {
-            sql::execute(session, dialect, "PRAGMA busy_timeout = " + std::to_string(waitMs()));
-            sql::execute(session, dialect,
-                         access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
+            statements.busyTimeout(waitMs());
+            statements.execute(access == Access::Write ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1");
             // IMMEDIATE takes the write lock up front; a deferred upgrade could fail with SQLITE_BUSY
             // when another process writes.
-            sql::execute(session, dialect, access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
+            statements.execute(access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
         } else {
-            session.begin();
+            lease.session().begin();
             if (access == Access::Read)
-                sql::execute(session, dialect, "SET TRANSACTION READ ONLY");
+                statements.execute("SET TRANSACTION READ ONLY");
             if (deadline)
-                sql::execute(session, dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
+                sql::execute(lease.session(), dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
         }
     }
 
     /// COMMIT or ROLLBACK.
-    void end(Poco::Data::Session& session, const std::string& how) {
+    void end(Lease& lease, const std::string& how) {
         if (dialect == sql::Dialect::Sqlite)
-            sql::execute(session, dialect, how);
+            lease.statements().execute(how);
         else if (how == "COMMIT")
-            session.commit();
+            lease.session().commit();
         else
-            session.rollback();
+            lease.session().rollback();
     }
 
     static bool connected(Poco::Data::Session& session) {
@@ -273,7 +322,7 @@ Database::Transaction::Transaction(Database& database, Access access, Wait wait)
     sessionHeldBy = &d;
     auto& session = state_->lease->session();
     try {
-        d.begin(session, access, deadline);
+        d.begin(*state_->lease, access, deadline);
     } catch (...) {
         // A pooled connection the database closed (a restart) fails here first.
         if (!Impl::connected(session))
@@ -288,7 +337,7 @@ Database::Transaction::Transaction(Database& database, Access access, Wait wait)
         state_->announced = true;
     }
     state_->store.emplace(session, d.dialect, d.catalog, d.listener ? &d.listener->events() : nullptr,
-                          &d.inheritance);
+                          &d.inheritance, &state_->lease->statements());
 }
 
 void Database::Transaction::release(bool committed) {
@@ -304,7 +353,7 @@ void Database::Transaction::release(bool committed) {
 Database::Transaction::~Transaction() {
     if (state_ && state_->open) {
         try {
-            state_->impl.end(state_->lease->session(), "ROLLBACK");
+            state_->impl.end(*state_->lease, "ROLLBACK");
         } catch (...) {
         }
     }
@@ -325,7 +374,6 @@ sdk::Store& Database::Transaction::store() {
 void Database::Transaction::commit() {
     if (!state_->open)
         throw std::logic_error("the transaction has already ended");
-    auto& session = state_->lease->session();
     auto* watcher = state_->impl.watcher;
     std::set<std::string> written;
     try {
@@ -335,7 +383,7 @@ void Database::Transaction::commit() {
         }
         if (state_->write && state_->impl.listener)
             state_->impl.listener->committing(*state_->store);
-        state_->impl.end(session, "COMMIT");
+        state_->impl.end(*state_->lease, "COMMIT");
     } catch (...) {
         fail();
         throw;
@@ -352,7 +400,7 @@ void Database::Transaction::fail() {
         state_->open = false;
         auto& session = state_->lease->session();
         try {
-            d.end(session, "ROLLBACK");
+            d.end(*state_->lease, "ROLLBACK");
         } catch (...) {
             // The connection is gone or the failed commit already ended the transaction.
         }
@@ -395,9 +443,8 @@ Database::Database(const DatabaseUri& uri, const Catalog& catalog)
                                      " does not exist. Create it, or fix the uri in the config.");
     }
     try {
-        // An in-memory SQLite database lives and dies with its one connection: keep exactly one.
-        d.pool = std::make_unique<SessionPool>(
-            d.dialect, uri.connector(), uri.connectionString(), 1, d.memory ? 1 : kMaxSessions, d.memory ? 1000000 : 60);
+        // An in-memory SQLite database lives and dies with its one connection: slots is 1 and
+        // expired() keeps it.
         Impl::Lease lease(d, Clock::now() + kPatientWait);
         if (d.dialect == sql::Dialect::Sqlite && !d.memory)
             // WAL lets readers run while one writer writes; the mode is stored in the file.

@@ -93,11 +93,7 @@ void bindParam(Poco::Data::Statement& statement, const sdk::Value& value) {
 
 Poco::Data::Statement prepare(Poco::Data::Session& session, Dialect dialect, const std::string& text,
                               const std::vector<sdk::Value>& params) {
-    auto expected = countPlaceholders(text);
-    if (expected != params.size())
-        throw std::invalid_argument("the SQL statement has " + std::to_string(expected) +
-                                    " '?' placeholder(s) but " + std::to_string(params.size()) +
-                                    " parameter(s) were given: " + text);
+    checkPlaceholders(text, params);
     Poco::Data::Statement statement(session);
     statement << placeholders(text, dialect);
     for (const auto& p : params)
@@ -188,10 +184,43 @@ sdk::Value normalize(const sdk::Value& raw, sdk::FieldType type) {
     return value;
 }
 
-sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string& text,
-                const std::vector<sdk::Value>& params) {
-    auto statement = prepare(session, dialect, text, params);
-    statement.execute();
+sdk::Value normalize(sdk::Value&& value, sdk::FieldType type) {
+    if (value.isEmpty())
+        return {};
+    const auto& held = value.type();
+    switch (type) {
+    case sdk::FieldType::Integer:
+        if (held == typeid(Poco::Int64))
+            return std::move(value);
+        break;
+    case sdk::FieldType::Real:
+        if (held == typeid(double))
+            return std::move(value);
+        break;
+    case sdk::FieldType::Boolean:
+        if (held == typeid(bool))
+            return std::move(value);
+        if (held == typeid(Poco::Int64))
+            return value.extract<Poco::Int64>() != 0;
+        break;
+    case sdk::FieldType::Text:
+    case sdk::FieldType::DateTime:
+        if (held == typeid(std::string))
+            return std::move(value);
+        break;
+    }
+    return normalize(static_cast<const sdk::Value&>(value), type);
+}
+
+void checkPlaceholders(const std::string& text, const std::vector<sdk::Value>& params) {
+    auto expected = countPlaceholders(text);
+    if (expected != params.size())
+        throw std::invalid_argument("the SQL statement has " + std::to_string(expected) +
+                                    " '?' placeholder(s) but " + std::to_string(params.size()) +
+                                    " parameter(s) were given: " + text);
+}
+
+sdk::Rows rowsOf(Poco::Data::Statement& statement) {
     sdk::Rows rows;
     Poco::Data::RecordSet set(statement);
     const std::size_t columns = set.columnCount();
@@ -207,6 +236,13 @@ sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string
         rows.rows.push_back(std::move(row));
     }
     return rows;
+}
+
+sdk::Rows query(Poco::Data::Session& session, Dialect dialect, const std::string& text,
+                const std::vector<sdk::Value>& params) {
+    auto statement = prepare(session, dialect, text, params);
+    statement.execute();
+    return rowsOf(statement);
 }
 
 std::size_t execute(Poco::Data::Session& session, Dialect dialect, const std::string& text,

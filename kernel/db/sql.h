@@ -31,6 +31,14 @@ std::string placeholders(const std::string& text, Dialect dialect);
 sdk::Value fromDriver(const Poco::Dynamic::Var& value);
 /// A value read from a declared column, normalized by the column's declared type.
 sdk::Value normalize(const sdk::Value& value, sdk::FieldType type);
+/// The same, moving a value that already has the declared type (the usual case) instead of
+/// converting it through a copy.
+sdk::Value normalize(sdk::Value&& value, sdk::FieldType type);
+
+/// Throws std::invalid_argument unless `text` has as many `?` placeholders as `params` has values.
+void checkPlaceholders(const std::string& text, const std::vector<sdk::Value>& params);
+/// The rows of an executed statement, as query() returns them.
+sdk::Rows rowsOf(Poco::Data::Statement& statement);
 
 /// Runs a statement with `?` placeholders and bound parameters, returning its rows (empty when it
 /// returns none). Parameter values: integers and bool bind as Int64, reals as double, strings as

@@ -126,8 +126,9 @@ std::vector<std::string> sqliteColumns(const std::string& message, const std::st
 } // namespace
 
 SqlStore::SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
-                   sdk::Events* events, const schema::Inheritance* inheritance)
-    : session_(session), dialect_(dialect), catalog_(catalog), events_(events), inheritance_(inheritance) {}
+                   sdk::Events* events, const schema::Inheritance* inheritance, sql::Statements* statements)
+    : session_(session), dialect_(dialect), catalog_(catalog), events_(events), inheritance_(inheritance),
+      statements_(statements) {}
 
 std::optional<std::string> SqlStore::parentOf(const sdk::ModelDecl& m) const {
     if (!inheritance_)
@@ -136,6 +137,17 @@ std::optional<std::string> SqlStore::parentOf(const sdk::ModelDecl& m) const {
     if (it == inheritance_->end())
         return std::nullopt;
     return it->second;
+}
+
+sdk::Rows SqlStore::run(const std::string& text, const std::vector<sdk::Value>& params) {
+    return statements_ ? statements_->query(text, params) : sql::query(session_, dialect_, text, params);
+}
+
+void SqlStore::exec(const std::string& text, const std::vector<sdk::Value>& params) {
+    if (statements_)
+        statements_->execute(text, params);
+    else
+        sql::execute(session_, dialect_, text, params);
 }
 
 const sdk::ModelDecl& SqlStore::model(const std::string& name) const {
@@ -188,13 +200,13 @@ sdk::Value SqlStore::bindable(const sdk::ModelDecl& m, const std::string& name,
 void SqlStore::atomically(const std::function<void()>& work) {
     const std::string name = "dq_sp" + std::to_string(++savepoints_);
     try {
-        sql::execute(session_, dialect_, "SAVEPOINT " + name);
+        exec("SAVEPOINT " + name);
         work();
-        sql::execute(session_, dialect_, "RELEASE SAVEPOINT " + name);
+        exec("RELEASE SAVEPOINT " + name);
     } catch (...) {
         try {
-            sql::execute(session_, dialect_, "ROLLBACK TO SAVEPOINT " + name);
-            sql::execute(session_, dialect_, "RELEASE SAVEPOINT " + name);
+            exec("ROLLBACK TO SAVEPOINT " + name);
+            exec("RELEASE SAVEPOINT " + name);
         } catch (...) {
             // The transaction is beyond repair; the caller's rollback ends it.
         }
@@ -348,13 +360,14 @@ std::vector<sdk::Record> SqlStore::records(const sdk::ModelDecl& m, const std::s
                     : sql::quote(c.name);
     }
     auto rows =
-        sql::query(session_, dialect_, "SELECT " + list + " FROM " + sql::quote(m.name()) + tail, params);
+        run("SELECT " + list + " FROM " + sql::quote(m.name()) + tail, params);
     std::vector<sdk::Record> out;
     out.reserve(rows.rows.size());
-    for (const auto& row : rows.rows) {
+    for (auto& row : rows.rows) {
         sdk::Record record;
         for (std::size_t i = 0; i < columns.size(); ++i)
-            record.values[columns[i].name] = sql::normalize(row[i], columns[i].type);
+            record.values.emplace_hint(record.values.end(), columns[i].name,
+                                       sql::normalize(std::move(row[i]), columns[i].type));
         record.id = record.values["id"].convert<sdk::Id>();
         out.push_back(std::move(record));
     }
@@ -373,13 +386,17 @@ std::vector<sdk::Record> SqlStore::select(const std::string& name, const sdk::Qu
     std::vector<sdk::Value> params;
     std::string tail = where(m, query, params);
     std::vector<std::string> order;
+    bool byId = false;
     for (const auto& key : query.orderBy) {
         bool descending = !key.empty() && key[0] == '-';
         std::string name = descending ? key.substr(1) : key;
         order.push_back(column(m, name) + (descending ? " DESC" : " ASC"));
+        byId = byId || name == "id";
     }
-    // id last, so pages are stable when the sort key has duplicates.
-    order.push_back("\"id\" ASC");
+    // id last, so pages are stable when the sort key has duplicates; not after id itself, which
+    // would keep SQLite from walking the primary key (a sort of the whole table for `-id`).
+    if (!byId)
+        order.push_back("\"id\" ASC");
     tail += " ORDER BY " + joined(order, ", ");
     if (query.limit && *query.limit < 0)
         throw std::invalid_argument("a query on " + name + " has a negative limit");
@@ -402,7 +419,7 @@ std::int64_t SqlStore::count(const std::string& name, const sdk::Query& query) {
     const auto& m = model(name);
     std::vector<sdk::Value> params;
     std::string text = "SELECT COUNT(*) FROM " + sql::quote(m.name()) + where(m, query, params);
-    return sql::query(session_, dialect_, text, params).rows.at(0).at(0).convert<std::int64_t>();
+    return run(text, params).rows.at(0).at(0).convert<std::int64_t>();
 }
 
 sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
@@ -443,18 +460,15 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
     atomically([&] {
         try {
             if (parent && explicitId)
-                sql::execute(session_, dialect_,
-                             "INSERT INTO " + sql::quote(*parent) + " (\"id\", \"type\") VALUES (?, ?)",
-                             {params[idParam], m.name()});
+                exec("INSERT INTO " + sql::quote(*parent) + " (\"id\", \"type\") VALUES (?, ?)",
+                     {params[idParam], m.name()});
             else if (parent)
-                params[idParam] = sql::query(session_, dialect_,
-                                             "INSERT INTO " + sql::quote(*parent) +
-                                                 " (\"type\") VALUES (?) RETURNING \"id\"",
-                                             {m.name()})
+                params[idParam] = run("INSERT INTO " + sql::quote(*parent) + " (\"type\") VALUES (?) RETURNING \"id\"",
+                                      {m.name()})
                                       .rows.at(0)
                                       .at(0)
                                       .convert<Poco::Int64>();
-            id = sql::query(session_, dialect_, text, params).rows.at(0).at(0).convert<sdk::Id>();
+            id = run(text, params).rows.at(0).at(0).convert<sdk::Id>();
         } catch (const Poco::Exception& e) {
             rethrowConstraint(m, e.displayText());
         }
@@ -463,9 +477,7 @@ sdk::Id SqlStore::insert(const std::string& name, const sdk::Record& record) {
             // The sequence (the parent's, when the id comes from there) does not see ids given
             // explicitly; move it past them.
             const std::string owner = sql::quote(parent ? *parent : m.name());
-            sql::query(session_, dialect_,
-                       "SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " + owner + "))",
-                       {owner});
+            run("SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT MAX(\"id\") FROM " + owner + "))", {owner});
         }
     });
     if (events_) {
@@ -502,7 +514,7 @@ void SqlStore::update(const std::string& name, sdk::Id id, const sdk::Record& ch
     params.push_back(Poco::Int64(id));
     atomically([&] {
         try {
-            sql::execute(session_, dialect_,
+            exec(
                          "UPDATE " + sql::quote(m.name()) + " SET " + assignments + " WHERE \"id\" = ?",
                          params);
         } catch (const Poco::Exception& e) {
@@ -546,7 +558,7 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
         std::string text = "SELECT \"id\" FROM " + sql::quote(c.model->name()) + " WHERE " +
                            sql::quote(c.reference->column()) + " = ?";
         std::vector<sdk::Id> ids;
-        for (const auto& row : sql::query(session_, dialect_, text, {target}).rows) {
+        for (const auto& row : run(text, {target}).rows) {
             auto childId = row.at(0).convert<sdk::Id>();
             if (!(c.model->name() == m.name() && childId == id))
                 ids.push_back(childId);
@@ -579,7 +591,7 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
             continue;
         }
         written_.insert(c.model->name() + "." + c.reference->column());
-        sql::execute(session_, dialect_,
+        exec(
                      "UPDATE " + sql::quote(c.model->name()) + " SET " + sql::quote(c.reference->column()) +
                          " = NULL WHERE " + sql::quote(c.reference->column()) + " = ?",
                      {target});
@@ -587,19 +599,19 @@ void SqlStore::removeRow(const sdk::ModelDecl& m, sdk::Id id) {
     for (const auto& other : catalog_.models())
         for (const auto& a : schema::associationsOf(other.decl)) {
             if (a.model == m.name())
-                sql::execute(session_, dialect_,
+                exec(
                              "DELETE FROM " + sql::quote(a.table) + " WHERE " + sql::quote(a.ownColumn) +
                                  " = ?",
                              {target});
             if (a.target == m.name())
-                sql::execute(session_, dialect_,
+                exec(
                              "DELETE FROM " + sql::quote(a.table) + " WHERE " + sql::quote(a.targetColumn) +
                                  " = ?",
                              {target});
         }
-    sql::execute(session_, dialect_, "DELETE FROM " + sql::quote(m.name()) + " WHERE \"id\" = ?", {target});
+    exec("DELETE FROM " + sql::quote(m.name()) + " WHERE \"id\" = ?", {target});
     if (auto parent = parentOf(m))
-        sql::execute(session_, dialect_, "DELETE FROM " + sql::quote(*parent) + " WHERE \"id\" = ?", {target});
+        exec("DELETE FROM " + sql::quote(*parent) + " WHERE \"id\" = ?", {target});
 }
 
 namespace {
@@ -626,7 +638,7 @@ std::vector<sdk::Id> SqlStore::associated(const std::string& name, sdk::Id id, c
     std::vector<RelationView> relations;
     const auto& r = manyToMany(catalog_, name, relation, relations);
     auto rows =
-        sql::query(session_, dialect_,
+        run(
                    "SELECT " + sql::quote(r.otherColumn) + " FROM " + sql::quote(r.table) + " WHERE " +
                        sql::quote(r.ownColumn) + " = ? ORDER BY " + sql::quote(r.otherColumn),
                    {Poco::Int64(id)});
@@ -645,23 +657,23 @@ void SqlStore::setAssociated(const std::string& name, sdk::Id id, const std::str
     std::sort(unique.begin(), unique.end());
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     atomically([&] {
-        sql::execute(session_, dialect_,
+        exec(
                      "DELETE FROM " + sql::quote(r.table) + " WHERE " + sql::quote(r.ownColumn) + " = ?",
                      {Poco::Int64(id)});
         const std::string text = "INSERT INTO " + sql::quote(r.table) + " (" + sql::quote(r.ownColumn) +
                                  ", " + sql::quote(r.otherColumn) + ") VALUES (?, ?)";
         for (auto other : unique)
-            sql::execute(session_, dialect_, text, {Poco::Int64(id), Poco::Int64(other)});
+            exec(text, {Poco::Int64(id), Poco::Int64(other)});
     });
     written_.insert(name);
 }
 
 sdk::Rows SqlStore::query(const std::string& text, const std::vector<sdk::Value>& params) {
-    return sql::query(session_, dialect_, text, params);
+    return run(text, params);
 }
 
 void SqlStore::execute(const std::string& text, const std::vector<sdk::Value>& params) {
-    sql::execute(session_, dialect_, text, params);
+    exec(text, params);
     noteRawWrite(text);
 }
 

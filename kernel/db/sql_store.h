@@ -5,6 +5,7 @@
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/schema.h"
 #include "kernel/db/sql.h"
+#include "kernel/db/statements.h"
 
 #include <dq/sdk/services.h>
 #include <dq/sdk/store.h>
@@ -20,8 +21,10 @@ class SqlStore : public sdk::Store {
 public:
     /// `events` goes to the models' insert hooks; without it they do not run (schema tools, tests).
     /// `inheritance`: the parent tables found by the last migration (schema::inheritanceOf).
+    /// `statements`: the connection's prepared statements, used for every statement when given.
     SqlStore(Poco::Data::Session& session, sql::Dialect dialect, const Catalog& catalog,
-             sdk::Events* events = nullptr, const schema::Inheritance* inheritance = nullptr);
+             sdk::Events* events = nullptr, const schema::Inheritance* inheritance = nullptr,
+             sql::Statements* statements = nullptr);
 
     std::optional<sdk::Record> find(const std::string& model, sdk::Id id) override;
     std::vector<sdk::Record> select(const std::string& model, const sdk::Query& query = {}) override;
@@ -66,12 +69,16 @@ private:
     std::optional<std::string> parentOf(const sdk::ModelDecl& model) const;
     /// Notes the table a raw statement writes (UPDATE t / INSERT INTO t / DELETE FROM t).
     void noteRawWrite(const std::string& text);
+    /// sql::query / sql::execute, through the connection's prepared statements when there are.
+    sdk::Rows run(const std::string& text, const std::vector<sdk::Value>& params = {});
+    void exec(const std::string& text, const std::vector<sdk::Value>& params = {});
 
     Poco::Data::Session& session_;
     sql::Dialect dialect_;
     const Catalog& catalog_;
     sdk::Events* events_;
     const schema::Inheritance* inheritance_;
+    sql::Statements* statements_;
     int savepoints_ = 0;
     std::set<std::pair<std::string, sdk::Id>> removing_;
     std::set<std::string> written_;

@@ -3,7 +3,6 @@
 
 #include "kernel/http/listing.h"
 
-#include <Poco/JSON/Array.h>
 #include <algorithm>
 
 namespace dq::kernel {
@@ -56,6 +55,11 @@ Poco::JSON::Object::Ptr ApiContext::serialize(const std::string& model, const sd
 }
 
 sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const Render& render) {
+    return list(model, std::move(base), render, nullptr);
+}
+
+sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const Render& render,
+                               const Prepare& prepare) {
     const auto* decl = catalog_.model(model);
     if (!decl)
         throw std::invalid_argument("list of undeclared model '" + model + "'");
@@ -72,14 +76,41 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
         }
         records = store().select(model, base);
     }
-    // The page's relation ids in a few queries; valid only while the page is rendered, as a
-    // handler may change relations afterwards.
+    // What the page needs in a few queries; valid only while the page is rendered, as a handler may
+    // change relations afterwards.
     prefetched_ = serializer_.prefetch(store(), model, records);
-    Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
-    for (const auto& record : records)
-        items->add(render ? render(record) : Poco::Dynamic::Var(serialize(model, record)));
-    prefetched_.clear();
-    return pageResponse(request_, page, total, items);
+    struct Forget {
+        Serializer::Prefetched& prefetched;
+        ~Forget() { prefetched = {}; }
+    } forget{prefetched_};
+    if (render && prepare)
+        prepare(records);
+    // Written straight into the body, row by row: no array of objects for the whole page.
+    std::string items;
+    items.reserve(64 + records.size() * 256);
+    items += '[';
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (i)
+            items += ',';
+        if (render) {
+            auto json = render(records[i]);
+            if (json.type() == typeid(sdk::RawJson))
+                items += json.extract<sdk::RawJson>().text;
+            else
+                appendJson(items, json);
+        }
+        else
+            serializer_.write(items, store(), model, records[i], &prefetched_);
+    }
+    items += ']';
+    return pageResponse(request_, page, total, std::move(items));
+}
+
+sdk::RawJson ApiContext::serializeText(const std::string& model, const sdk::Record& record,
+                                       const Poco::JSON::Object& extra) {
+    sdk::RawJson out;
+    serializer_.write(out.text, store(), model, record, &prefetched_, &extra);
+    return out;
 }
 
 std::string ApiContext::link(const std::string& path) const {

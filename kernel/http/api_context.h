@@ -36,6 +36,10 @@ public:
 
     Poco::JSON::Object::Ptr serialize(const std::string& model, const sdk::Record& record) override;
     sdk::Response list(const std::string& model, sdk::Query base, const Render& render) override;
+    sdk::Response list(const std::string& model, sdk::Query base, const Render& render,
+                       const Prepare& prepare) override;
+    sdk::RawJson serializeText(const std::string& model, const sdk::Record& record,
+                               const Poco::JSON::Object& extra) override;
     std::string link(const std::string& path) const override;
 
 private:

@@ -63,6 +63,15 @@ std::string joinMethods(const std::vector<std::string>& methods) {
     return out;
 }
 
+/// The response's body as text: RawJson as it is, objects and arrays condensed into `rendered`.
+const std::string& bodyText(const sdk::Response& response, std::string& rendered) {
+    if (response.body.type() == typeid(sdk::RawJson))
+        return response.body.extract<sdk::RawJson>().text;
+    if (!response.body.isEmpty())
+        appendJson(rendered, response.body);
+    return rendered;
+}
+
 } // namespace
 
 sdk::Response errorResponse(int status, const std::string& message,
@@ -192,24 +201,24 @@ private:
         request.fullPath = uri.getPath();
         request.clientAddress = socket.peerAddress().host().toString();
         auto response = api_.handle(request);
-        std::ostringstream body;
-        Poco::JSON::Stringifier::condense(response.body, body);
+        std::string rendered;
+        const auto& body = bodyText(response, rendered);
         std::ostringstream out;
         out << "HTTP/1.1 " << response.status << " "
             << Poco::Net::HTTPResponse::getReasonForStatus(
                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status))
-            << "\r\nContent-Type: application/json\r\nContent-Length: " << body.str().size()
+            << "\r\nContent-Type: application/json\r\nContent-Length: " << body.size()
             << "\r\nConnection: close\r\n";
         for (const auto& [name, value] :
              api_.env_.cors.headers(originOf(head.substr(0, head.find("\r\n\r\n")))))
             out << name << ": " << value << "\r\n";
         for (const auto& [name, value] : response.headers)
             out << name << ": " << value << "\r\n";
-        out << "\r\n" << body.str();
+        out << "\r\n" << body;
         auto text = out.str();
         socket.sendBytes(text.data(), static_cast<int>(text.size()));
         accessLog().information("%s GET %s %d %z %Ldms (fast lane)", request.clientAddress, uri.toString(),
-                                response.status, body.str().size(),
+                                response.status, body.size(),
                                 static_cast<Poco::Int64>(watch.elapsed() / 1000));
     }
 
@@ -266,12 +275,8 @@ public:
                               httpRequest.getURI(), std::string(e.what()));
             response = errorResponse(400, "The request could not be read: malformed HTTP");
         }
-        std::string body;
-        if (!response.body.isEmpty()) {
-            std::ostringstream out;
-            Poco::JSON::Stringifier::condense(response.body, out);
-            body = out.str();
-        }
+        std::string rendered;
+        const auto& body = bodyText(response, rendered);
         httpResponse.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
         httpResponse.setContentType("application/json");
         for (const auto& [name, value] : api_.env_.cors.forRequest(httpRequest))

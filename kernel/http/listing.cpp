@@ -2,6 +2,8 @@
 // be 0 or does not exist is left out.
 #include "kernel/http/listing.h"
 
+#include "kernel/http/serializer.h"
+
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 #include <algorithm>
@@ -229,40 +231,78 @@ void applySort(const sdk::Request& request, const sdk::ModelDecl& model, sdk::Qu
     query.orderBy = order;
 }
 
-sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
-                           Poco::JSON::Array::Ptr items) {
+namespace {
+
+/// The page's links (first, previous, self, next, last) and the response without its body: the
+/// total-count header and the Link header, left out beyond 8 KB.
+sdk::Response pageHeaders(const sdk::Request& request, const PageRequest& page, std::int64_t total,
+                          std::vector<std::pair<std::string, std::string>>& links) {
     std::int64_t perPage = page.perPage.value_or(std::max<std::int64_t>(total, 1));
     // Not (total + perPage - 1) / perPage: per_page may be as large as 2^63 - 1.
     std::int64_t last = total == 0 ? 1 : (total - 1) / perPage + 1;
-    std::vector<std::pair<std::string, std::int64_t>> links{{"first", 1}};
+    std::vector<std::pair<std::string, std::int64_t>> pages{{"first", 1}};
     if (page.page > 1)
-        links.push_back({"previous", page.page - 1});
-    links.push_back({"self", page.page});
+        pages.push_back({"previous", page.page - 1});
+    pages.push_back({"self", page.page});
     if (page.page < last)
-        links.push_back({"next", page.page + 1});
-    links.push_back({"last", last});
+        pages.push_back({"next", page.page + 1});
+    pages.push_back({"last", last});
 
     std::string header;
-    Poco::JSON::Object::Ptr linkObject = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    for (const auto& [rel, n] : links) {
+    for (const auto& [rel, n] : pages) {
         auto url = pageLink(request, n);
         header += (header.empty() ? "" : ",") + ("<" + url + ">; rel=" + rel);
-        linkObject->set(rel, url);
+        links.emplace_back(rel, std::move(url));
     }
     sdk::Response response;
-    if (request.includes("metadata")) {
-        Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        body->set("data", items);
-        body->set("links", linkObject);
-        response.body = body;
-    } else {
-        response.body = items;
-    }
     response.headers["total-count"] = std::to_string(total);
     // Each link repeats the query: with a query of kilobytes the header outgrows what HTTP clients
     // read (Poco: 8 KB per header, Python: 64 KB per line). The body's links stay complete.
     if (header.size() <= kMaxLinkHeader)
         response.headers["Link"] = header;
+    return response;
+}
+
+Poco::JSON::Object::Ptr linkObject(const std::vector<std::pair<std::string, std::string>>& links) {
+    Poco::JSON::Object::Ptr object = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [rel, url] : links)
+        object->set(rel, url);
+    return object;
+}
+
+} // namespace
+
+sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
+                           Poco::JSON::Array::Ptr items) {
+    std::vector<std::pair<std::string, std::string>> links;
+    auto response = pageHeaders(request, page, total, links);
+    if (request.includes("metadata")) {
+        Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        body->set("data", items);
+        body->set("links", linkObject(links));
+        response.body = body;
+    } else {
+        response.body = items;
+    }
+    return response;
+}
+
+sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
+                           std::string itemsJson) {
+    std::vector<std::pair<std::string, std::string>> links;
+    auto response = pageHeaders(request, page, total, links);
+    sdk::RawJson body;
+    if (request.includes("metadata")) {
+        body.text.reserve(itemsJson.size() + 512);
+        body.text = "{\"data\":";
+        body.text += itemsJson;
+        body.text += ",\"links\":";
+        appendJson(body.text, linkObject(links));
+        body.text += '}';
+    } else {
+        body.text = std::move(itemsJson);
+    }
+    response.body = std::move(body);
     return response;
 }
 

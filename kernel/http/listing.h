@@ -37,5 +37,8 @@ void applySort(const sdk::Request& request, const sdk::ModelDecl& model, sdk::Qu
 /// The paginated response, with headers and the optional metadata wrapper.
 sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
                            Poco::JSON::Array::Ptr items);
+/// The same, for items already written as a JSON array (`[...]`): the body is sdk::RawJson.
+sdk::Response pageResponse(const sdk::Request& request, const PageRequest& page, std::int64_t total,
+                           std::string itemsJson);
 
 } // namespace dq::kernel

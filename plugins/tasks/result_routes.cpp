@@ -36,9 +36,13 @@ Response listResults(RequestContext& ctx) {
         base.add(inCollaborations("task_id IN (SELECT id FROM task WHERE collaboration_id IN (",
                                   ctx.ownCollaborations()));
     bool include = ctx.request().includes("task");
-    return ctx.list("result", base, [&ctx, include](const Record& r) {
-        return Poco::Dynamic::Var(resultJson(ctx, r, include));
-    });
+    ResultPage page;
+    return ctx.list(
+        "result", base,
+        [&ctx, &page, include](const Record& r) {
+            return Poco::Dynamic::Var(ctx.serializeText("result", r, *resultExtras(ctx, r, include, false, &page)));
+        },
+        [&ctx, &page](const std::vector<Record>& results) { page = ResultPage::load(ctx.store(), results); });
 }
 
 Response getResult(RequestContext& ctx) {

@@ -124,10 +124,9 @@ Response listTasks(RequestContext& ctx) {
     base.orderBy = {"-id"};
     if (scope != Scope::Global)
         base.add(columnIn("collaboration_id", ctx.ownCollaborations()));
-    bool include = ctx.request().includes("results");
-    return ctx.list("task", base, [&ctx, include](const Record& t) {
-        return Poco::Dynamic::Var(taskJson(ctx, t, include));
-    });
+    if (!ctx.request().includes("results"))
+        return ctx.list("task", base);
+    return ctx.list("task", base, [&ctx](const Record& t) { return Poco::Dynamic::Var(taskJson(ctx, t, true)); });
 }
 
 Response createTask(RequestContext& ctx) {
@@ -267,8 +266,13 @@ Response listTaskResults(RequestContext& ctx) {
     requireTaskScope(ctx, "result", Operation::View, task);
     Query base;
     base.add(Condition::equal("task_id", task.id));
-    return ctx.list("result", base,
-                    [&ctx](const Record& r) { return Poco::Dynamic::Var(taskResultJson(ctx, r)); });
+    ResultPage page;
+    return ctx.list(
+        "result", base,
+        [&ctx, &page](const Record& r) {
+            return Poco::Dynamic::Var(ctx.serializeText("result", r, *resultExtras(ctx, r, false, true, &page)));
+        },
+        [&ctx, &page](const std::vector<Record>& results) { page = ResultPage::load(ctx.store(), results); });
 }
 
 Response createContainerToken(RequestContext& ctx) {

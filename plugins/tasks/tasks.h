@@ -3,7 +3,9 @@
 #pragma once
 
 #include <dq/sdk/plugin.h>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,18 +46,38 @@ bool isRunning(const std::string& status);
 std::vector<Record> resultsOf(sdk::Store& store, Id taskId);
 
 /// Task JSON; `includeResults` nests the results as TaskResult objects (TaskIncluded).
-/// Decorator of the task model: `complete`, `finished_at` and `status`, derived from the results,
-/// wherever a task is serialized (also in other plugins' lists such as /collaboration/<id>/task).
-void addDerivedState(sdk::Store& store, const Record& task, Poco::JSON::Object& json);
+/// Page decorator of the task model: `complete`, `finished_at` and `status`, derived from the
+/// results, wherever a task is serialized (also in other plugins' lists such as
+/// /collaboration/<id>/task); one query for a page of tasks.
+void addDerivedStates(sdk::Store& store, const std::vector<Record>& tasks,
+                      const std::vector<Poco::JSON::Object*>& jsons);
 /// Insert hooks: `task_created` to the task's collaboration; `new_task` (the task id) to the room
 /// of the organization whose node runs the new result. Made by the API, the shell or an import alike.
 void announceTask(sdk::Store& store, sdk::Events& events, const Record& task);
 void announceResult(sdk::Store& store, sdk::Events& events, const Record& result);
 Poco::JSON::Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResults);
+/// What the JSON of a page of results needs besides the results, loaded with a few queries for the
+/// whole page: their tasks, the nodes that run them with their configs, their ports.
+struct ResultPage {
+    std::set<Id> results; ///< the results it was loaded for
+    std::map<Id, Record> tasks;
+    std::map<std::pair<Id, Id>, Record> nodes; ///< (organization, collaboration) -> node
+    std::map<Id, std::vector<Id>> nodeConfigs; ///< node -> its nodeconfig ids
+    std::map<Id, std::vector<Record>> ports;   ///< result -> its ports
+    static ResultPage load(sdk::Store& store, const std::vector<Record>& results);
+};
+/// What a result's JSON has besides serialize()'s: `node` and `ports`; with `includeTask` the task
+/// object minus its results in place of the task link; for a TaskResult (`taskResult`) raw ids for
+/// organization and task. `page`: loaded for a list; a result it does not cover is loaded on its own.
+Poco::JSON::Object::Ptr resultExtras(RequestContext& ctx, const Record& result, bool includeTask, bool taskResult,
+                                     const ResultPage* page);
 /// Result JSON; `includeTask` replaces the task link with the task object minus its results.
-Poco::JSON::Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask);
+/// `page`: loaded for a list; a result it does not cover is loaded on its own.
+Poco::JSON::Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask,
+                                   const ResultPage* page = nullptr);
 /// TaskResult: a Result with raw ids for organization and task.
-Poco::JSON::Object::Ptr taskResultJson(RequestContext& ctx, const Record& result);
+Poco::JSON::Object::Ptr taskResultJson(RequestContext& ctx, const Record& result,
+                                       const ResultPage* page = nullptr);
 Poco::JSON::Object::Ptr portJson(RequestContext& ctx, const Record& port);
 
 // ---- shared checks (views.cpp) ----

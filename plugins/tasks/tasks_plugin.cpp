@@ -35,7 +35,7 @@ public:
         registry.model(taskModel());
         registry.model(resultModel());
         registry.model(portModel());
-        registry.decorate("task", addDerivedState);
+        registry.decoratePage("task", addDerivedStates);
         registry.afterInsert("task", announceTask);
         registry.afterInsert("result", announceResult);
         declareFilters(registry);

@@ -4,6 +4,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace dq::plugins::tasks {
@@ -22,40 +23,56 @@ Poco::Dynamic::Var idOrNull(const Record& record, const std::string& column) {
     return id ? Poco::Dynamic::Var(*id) : Poco::Dynamic::Var();
 }
 
+/// Rows per IN (...) list, far below the databases' limits on bound parameters.
+constexpr std::size_t kChunk = 500;
+
+/// Rows of `model` whose `column` is one of `ids`, ordered by id, a few queries for any number of ids.
+std::vector<Record> selectIn(sdk::Store& store, const std::string& model, const std::string& column,
+                             std::vector<Id> ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<Record> out;
+    for (std::size_t start = 0; start < ids.size(); start += kChunk) {
+        std::vector<Id> chunk(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                              ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kChunk)));
+        Query q;
+        q.add(columnIn(column, chunk));
+        q.orderBy = {"id"};
+        auto rows = store.select(model, q);
+        out.insert(out.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    }
+    return out;
+}
+
 // The node that runs `result`: its organization's node in the task's collaboration; {} if none.
-Object::Ptr nodeOf(sdk::Store& store, const Record& result, const std::optional<Record>& task) {
+Object::Ptr nodeOf(const ResultPage& page, const Record& result, const Record* task) {
     Object::Ptr node = new Object;
     auto org = result.integer("organization_id");
     auto collaboration = task ? task->integer("collaboration_id") : std::nullopt;
     if (!org || !collaboration)
         return node;
-    Query q;
-    q.add(Condition::equal("organization_id", *org))
-        .add(Condition::equal("collaboration_id", *collaboration));
-    auto nodes = store.select("node", q);
-    if (nodes.empty())
+    auto found = page.nodes.find({*org, *collaboration});
+    if (found == page.nodes.end())
         return node;
-    const auto& n = nodes.front();
+    const auto& n = found->second;
     node->set("id", n.id);
     node->set("name", n.get("name"));
     node->set("ip", n.get("ip"));
     node->set("status", n.get("status"));
     Array::Ptr config = new Array;
-    Query c;
-    c.add(Condition::equal("node_id", n.id));
-    c.orderBy = {"id"};
-    for (const auto& row : store.select("nodeconfig", c))
-        config->add(row.id);
+    if (auto c = page.nodeConfigs.find(n.id); c != page.nodeConfigs.end())
+        for (auto id : c->second)
+            config->add(id);
     node->set("config", config);
     return node;
 }
 
-Array::Ptr portsOf(sdk::Store& store, Id resultId) {
+Array::Ptr portsOf(const ResultPage& page, Id resultId) {
     Array::Ptr ports = new Array;
-    Query q;
-    q.add(Condition::equal("result_id", resultId));
-    q.orderBy = {"id"};
-    for (const auto& p : store.select("algorithmport", q)) {
+    auto found = page.ports.find(resultId);
+    if (found == page.ports.end())
+        return ports;
+    for (const auto& p : found->second) {
         Object::Ptr port = new Object;
         port->set("id", p.id);
         port->set("port", p.get("port"));
@@ -115,20 +132,75 @@ std::vector<Record> resultsOf(sdk::Store& store, Id taskId) {
     return store.select("result", q);
 }
 
-void addDerivedState(sdk::Store& store, const Record& task, Object& json) {
-    auto state = deriveState(resultsOf(store, task.id));
-    json.set("complete", state.complete);
-    json.set("finished_at", state.finishedAt ? Poco::Dynamic::Var(sdk::renderDateTime(*state.finishedAt))
-                                             : Poco::Dynamic::Var());
-    json.set("status", state.status);
+void addDerivedStates(sdk::Store& store, const std::vector<Record>& tasks, const std::vector<Object*>& jsons) {
+    // Only what the state is derived from, for the whole page: results carry large inputs and logs.
+    std::map<Id, std::vector<Record>> results;
+    for (std::size_t start = 0; start < tasks.size(); start += kChunk) {
+        std::string marks;
+        std::vector<sdk::Value> ids;
+        for (auto i = start; i < std::min(tasks.size(), start + kChunk); ++i) {
+            marks += marks.empty() ? "?" : ", ?";
+            ids.emplace_back(tasks[i].id);
+        }
+        auto rows = store.query("SELECT task_id, status, finished_at FROM result WHERE task_id IN (" + marks +
+                                    ") ORDER BY id",
+                                ids);
+        for (const auto& row : rows.rows) {
+            Record r;
+            r.set("status", row[1]).set("finished_at", row[2]);
+            results[row[0].convert<Id>()].push_back(std::move(r));
+        }
+    }
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        auto state = deriveState(results[tasks[i].id]);
+        auto& json = *jsons[i];
+        json.set("complete", state.complete);
+        json.set("finished_at", state.finishedAt ? Poco::Dynamic::Var(sdk::renderDateTime(*state.finishedAt))
+                                                 : Poco::Dynamic::Var());
+        json.set("status", state.status);
+    }
+}
+
+ResultPage ResultPage::load(sdk::Store& store, const std::vector<Record>& results) {
+    ResultPage page;
+    std::vector<Id> resultIds, taskIds;
+    for (const auto& r : results) {
+        page.results.insert(r.id);
+        resultIds.push_back(r.id);
+        if (auto t = r.integer("task_id"))
+            taskIds.push_back(*t);
+    }
+    std::vector<Id> collaborations;
+    for (auto& t : selectIn(store, "task", "id", taskIds)) {
+        if (auto c = t.integer("collaboration_id"))
+            collaborations.push_back(*c);
+        page.tasks.emplace(t.id, std::move(t));
+    }
+    std::vector<Id> nodeIds;
+    for (auto& n : selectIn(store, "node", "collaboration_id", collaborations)) {
+        auto org = n.integer("organization_id");
+        auto collaboration = n.integer("collaboration_id");
+        // The first by id, as a query for the one node would find.
+        if (org && collaboration && !page.nodes.count({*org, *collaboration})) {
+            nodeIds.push_back(n.id);
+            page.nodes.emplace(std::make_pair(*org, *collaboration), std::move(n));
+        }
+    }
+    for (const auto& c : selectIn(store, "nodeconfig", "node_id", nodeIds))
+        page.nodeConfigs[*c.integer("node_id")].push_back(c.id);
+    for (auto& p : selectIn(store, "algorithmport", "result_id", resultIds))
+        page.ports[*p.integer("result_id")].push_back(std::move(p));
+    return page;
 }
 
 Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResults) {
     auto json = ctx.serialize("task", task);
     if (includeResults) {
         Array::Ptr nested = new Array;
-        for (const auto& r : resultsOf(ctx.store(), task.id)) {
-            auto item = taskResultJson(ctx, r);
+        auto results = resultsOf(ctx.store(), task.id);
+        auto page = ResultPage::load(ctx.store(), results);
+        for (const auto& r : results) {
+            auto item = taskResultJson(ctx, r, &page);
             item->remove("task");
             nested->add(item);
         }
@@ -137,26 +209,47 @@ Object::Ptr taskJson(RequestContext& ctx, const Record& task, bool includeResult
     return json;
 }
 
-Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask) {
-    auto json = ctx.serialize("result", result);
-    std::optional<Record> task;
+Object::Ptr resultExtras(RequestContext& ctx, const Record& result, bool includeTask, bool taskResult,
+                         const ResultPage* page) {
+    std::optional<ResultPage> own;
+    if (!page || !page->results.count(result.id))
+        page = &own.emplace(ResultPage::load(ctx.store(), {result}));
+    Object::Ptr extra = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    const Record* task = nullptr;
     if (auto taskId = result.integer("task_id"))
-        task = ctx.store().find("task", *taskId);
-    json->set("node", nodeOf(ctx.store(), result, task));
-    json->set("ports", portsOf(ctx.store(), result.id));
+        if (auto t = page->tasks.find(*taskId); t != page->tasks.end())
+            task = &t->second;
+    extra->set("node", nodeOf(*page, result, task));
+    extra->set("ports", portsOf(*page, result.id));
     if (includeTask && task) {
         auto nested = taskJson(ctx, *task, false);
         nested->remove("results");
-        json->set("task", nested);
+        extra->set("task", nested);
     }
+    if (taskResult) {
+        extra->set("organization", idOrNull(result, "organization_id"));
+        extra->set("task", idOrNull(result, "task_id"));
+    }
+    return extra;
+}
+
+namespace {
+
+Object::Ptr resultWith(RequestContext& ctx, const Record& result, const Object::Ptr& extra) {
+    auto json = ctx.serialize("result", result);
+    for (const auto& key : extra->getNames())
+        json->set(key, extra->get(key));
     return json;
 }
 
-Object::Ptr taskResultJson(RequestContext& ctx, const Record& result) {
-    auto json = resultJson(ctx, result, false);
-    json->set("organization", idOrNull(result, "organization_id"));
-    json->set("task", idOrNull(result, "task_id"));
-    return json;
+} // namespace
+
+Object::Ptr resultJson(RequestContext& ctx, const Record& result, bool includeTask, const ResultPage* page) {
+    return resultWith(ctx, result, resultExtras(ctx, result, includeTask, false, page));
+}
+
+Object::Ptr taskResultJson(RequestContext& ctx, const Record& result, const ResultPage* page) {
+    return resultWith(ctx, result, resultExtras(ctx, result, false, true, page));
 }
 
 Object::Ptr portJson(RequestContext& ctx, const Record& port) {

@@ -12,6 +12,7 @@
 #include <Poco/Thread.h>
 #include <Poco/URI.h>
 #include <cstdlib>
+#include <dq/sdk/version.h>
 #include <sstream>
 
 using dq::test::json;

@@ -8,9 +8,11 @@
 #include "dq/sdk/store.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string>
 
 namespace dq::sdk {
@@ -56,6 +58,7 @@ public:
     /// loaded plugins), as vantage6 shows them.
     virtual Poco::JSON::Object::Ptr serialize(const std::string& model, const Record& record) = 0;
 
+    /// A row's JSON: an object (or any JSON value), or since ABI 2.1 RawJson (serializeText()).
     using Render = std::function<Poco::Dynamic::Var(const Record&)>;
     /// A paginated list response of `model`: applies `base` (the caller's scope), the filters
     /// declared for the model (its own and those other plugins add), `page`/`per_page`/`sort`/
@@ -65,6 +68,10 @@ public:
     /// "/api/organization/3": a link path under the configured api_path.
     virtual std::string link(const std::string& path) const = 0;
 
+    /// Since ABI 2.1: called once with the rows of the page before `render` runs for each of them,
+    /// to load what the rows need with a few queries for the whole page (their tasks, nodes ...).
+    using Prepare = std::function<void(const std::vector<Record>& page)>;
+
     // ---- Transactions ----
 
     /// Commits the request's transaction now and gives its database session back; the next use of
@@ -73,6 +80,27 @@ public:
     /// read, commit(), hash, then write. Store references obtained before end here. The request's
     /// transaction is opened on first use, so a handler that hashes before it reads needs no commit().
     virtual void commit() = 0;
+
+    // ---- Since ABI 2.1 (at the end: plugins built for 2.0 keep their vtable) ----
+
+    /// list() calling `prepare` with the page's rows first. `render` must still work for a row
+    /// `prepare` did not see: a context without this overload (built before 2.1) skips `prepare`.
+    virtual Response list(const std::string& model, Query base, const Render& render, const Prepare& prepare) {
+        (void)prepare;
+        return list(model, std::move(base), render);
+    }
+
+    /// serialize()'s JSON with the keys of `extra` replacing the model's (in place) or following
+    /// them, as Poco::JSON::Object::set would, written as text without building the objects: what a
+    /// list's render returns for many rows.
+    virtual RawJson serializeText(const std::string& model, const Record& record, const Poco::JSON::Object& extra) {
+        auto json = serialize(model, record);
+        for (const auto& key : extra.getNames())
+            json->set(key, extra.get(key));
+        std::ostringstream out;
+        Poco::JSON::Stringifier::condense(json, out);
+        return RawJson{out.str()};
+    }
 };
 
 } // namespace dq::sdk

@@ -104,10 +104,17 @@ public:
     std::optional<std::string> header(const std::string& lowerCaseName) const;
 };
 
+/// Since ABI 2.1: JSON already written, sent as it is (RequestContext::list answers with it: a page
+/// is written straight from the rows, without a tree of Poco::JSON objects).
+struct RawJson {
+    std::string text;
+};
+
 class Response {
 public:
     int status = 200;
-    Poco::Dynamic::Var body; ///< a JSON object or array (Poco::JSON::Object::Ptr / Array::Ptr)
+    /// A JSON object or array (Poco::JSON::Object::Ptr / Array::Ptr), or RawJson.
+    Poco::Dynamic::Var body;
     std::map<std::string, std::string> headers;
 
     static Response json(Poco::Dynamic::Var body, int status = 200) {

@@ -80,6 +80,11 @@ struct SettingDecl {
 /// Adds computed fields to a model's JSON wherever the kernel serializes it (its own routes, other
 /// plugins' sub-lists), e.g. a task's derived `status`.
 using Decorator = std::function<void(Store& store, const Record& record, Poco::JSON::Object& json)>;
+/// Since ABI 2.1: a Decorator for a whole page of rows at once, so that it loads what it needs with a
+/// few queries instead of one per row: `jsons[i]` is the JSON of `rows[i]`. A single row (GET
+/// /task/<id>) comes as a page of one.
+using PageDecorator = std::function<void(Store& store, const std::vector<Record>& rows,
+                                         const std::vector<Poco::JSON::Object*>& jsons)>;
 
 /// Runs in the transaction that inserted a row of a model, wherever the insert came from: a route,
 /// the admin shell, `vserver import`, a plugin command. The place to emit the events a new row
@@ -153,6 +158,8 @@ public:
     virtual void importSection(ImportSectionDecl section) = 0;
     /// Since ABI 2.1: describes a route this plugin declared (see RouteDoc), after route().
     virtual void document(RouteDoc doc) = 0;
+    /// Since ABI 2.1: like decorate(), for a page of rows at once (see PageDecorator).
+    virtual void decoratePage(const std::string& model, PageDecorator decorator) = 0;
 };
 
 class Plugin {
