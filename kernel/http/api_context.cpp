@@ -1,6 +1,7 @@
 // Memberships are loaded once per request, on first use, not per check; rules come with the caller.
 #include "kernel/http/api_context.h"
 
+#include "kernel/http/json_text.h"
 #include "kernel/http/listing.h"
 
 #include <algorithm>

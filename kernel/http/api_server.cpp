@@ -3,6 +3,7 @@
 #include "kernel/http/api_server.h"
 
 #include "kernel/http/api_context.h"
+#include "kernel/http/json_text.h"
 
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>

@@ -2,7 +2,7 @@
 // be 0 or does not exist is left out.
 #include "kernel/http/listing.h"
 
-#include "kernel/http/serializer.h"
+#include "kernel/http/json_text.h"
 
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>

@@ -65,7 +65,4 @@ private:
     mutable std::unordered_map<std::string, std::unique_ptr<const Shape>> shapes_;
 };
 
-/// Appends Poco::JSON::Stringifier::condense(value) to `out`.
-void appendJson(std::string& out, const Poco::Dynamic::Var& value);
-
 } // namespace dq::kernel
