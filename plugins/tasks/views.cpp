@@ -34,7 +34,8 @@ std::vector<Record> selectIn(sdk::Store& store, const std::string& model, const 
     std::vector<Record> out;
     for (std::size_t start = 0; start < ids.size(); start += kChunk) {
         std::vector<Id> chunk(ids.begin() + static_cast<std::ptrdiff_t>(start),
-                              ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kChunk)));
+                              ids.begin() +
+                                  static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kChunk)));
         Query q;
         q.add(columnIn(column, chunk));
         q.orderBy = {"id"};
@@ -132,8 +133,10 @@ std::vector<Record> resultsOf(sdk::Store& store, Id taskId) {
     return store.select("result", q);
 }
 
-void addDerivedStates(sdk::Store& store, const std::vector<Record>& tasks, const std::vector<Object*>& jsons) {
+void addDerivedStates(sdk::Store& store, const std::vector<Record>& tasks,
+                      const std::vector<Object*>& jsons) {
     // Only what the state is derived from, for the whole page: results carry large inputs and logs.
+    // finished_at as text: the PostgreSQL driver drops the microseconds of a TIMESTAMP column.
     std::map<Id, std::vector<Record>> results;
     for (std::size_t start = 0; start < tasks.size(); start += kChunk) {
         std::string marks;
@@ -142,9 +145,10 @@ void addDerivedStates(sdk::Store& store, const std::vector<Record>& tasks, const
             marks += marks.empty() ? "?" : ", ?";
             ids.emplace_back(tasks[i].id);
         }
-        auto rows = store.query("SELECT task_id, status, finished_at FROM result WHERE task_id IN (" + marks +
-                                    ") ORDER BY id",
-                                ids);
+        auto rows =
+            store.query("SELECT task_id, status, CAST(finished_at AS TEXT) FROM result WHERE task_id IN (" +
+                            marks + ") ORDER BY id",
+                        ids);
         for (const auto& row : rows.rows) {
             Record r;
             r.set("status", row[1]).set("finished_at", row[2]);
