@@ -316,7 +316,8 @@ TEST_P(ImportFile, Vantage6FileImportsUnchangedTheSameImageTwiceMakesTwoTasksAnd
 
 TEST_P(ImportFile, SharedExampleImportsAndAgainAddsNothing) {
     auto& s = server();
-    const std::string file = std::string(DQ_SOURCE_DIR) + "/../shared/fixtures/import-example.yaml";
+    // The example of the project's brief (fixtures/import-example.yaml), kept in the repository.
+    const std::string file = std::string(DQ_SOURCE_DIR) + "/config/import-example.yaml";
     auto first = runImport(s, file);
     ASSERT_EQ(first.code, 0) << first.output;
     EXPECT_NE(first.output.find("tasks          3 created"), std::string::npos) << first.output;
