@@ -98,6 +98,11 @@ public:
         /// Rolls back and releases the session; call from a catch block before rethrowing. Throws
         /// DatabaseUnavailable when the connection was lost, DatabaseBusy when the database was busy.
         void fail();
+        /// A token for the data this read transaction sees, taken before anything else is read in
+        /// it: two transactions with the same token see the same data, because no write committed
+        /// (in any process) between them. nullopt when that cannot be told this time. Changes with
+        /// every write, whatever it touched: it says "unchanged", never "changed".
+        std::optional<std::string> dataVersion();
 
     private:
         struct State;
