@@ -262,6 +262,38 @@ struct Database::Impl {
         }
     }
 
+    /// Transaction::dataVersion on `lease`, inside a read transaction or alone (autocommit).
+    std::optional<std::string> dataVersion(Lease& lease) {
+        auto& statements = lease.statements();
+        if (dialect != sql::Dialect::Sqlite) {
+            // The transactions committed so far, as this snapshot sees them (xmin:xmax:in-progress):
+            // any commit since moves xmax or leaves the in-progress list. READ COMMITTED reads later
+            // statements from newer snapshots; then the token is older than the data, never newer.
+            auto rows = statements.query("SELECT txid_current_snapshot()::text", {});
+            if (rows.rows.empty())
+                return std::nullopt;
+            return "pg " + rows.rows[0][0].convert<std::string>();
+        }
+        // Read before the snapshot exists (the first read below makes it): a write committed after
+        // this load is either seen below, or moves the count.
+        const auto before = writesEnded.load();
+        auto rows = statements.query("PRAGMA data_version", {});
+        if (rows.rows.empty())
+            return std::nullopt;
+        const auto version = rows.rows[0][0].convert<Poco::Int64>();
+        auto& seen = lease.dataVersion();
+        if (seen != version) {
+            // Another connection committed since this one last looked: moving the count tells
+            // every connection, including those that saw the commit already.
+            seen = version;
+            ++writesEnded;
+            return std::nullopt;
+        }
+        if (writesEnded.load() != before)
+            return std::nullopt;
+        return "sqlite " + std::to_string(before);
+    }
+
     /// COMMIT or ROLLBACK.
     void end(Lease& lease, const std::string& how) {
         if (dialect == sql::Dialect::Sqlite)
@@ -444,35 +476,26 @@ void Database::Transaction::fail() {
 std::optional<std::string> Database::Transaction::dataVersion() {
     if (!state_->open || state_->write)
         return std::nullopt;
-    auto& d = state_->impl;
-    auto& statements = state_->lease->statements();
-    if (d.dialect != sql::Dialect::Sqlite) {
-        // The transactions committed so far, as this snapshot sees them (xmin:xmax:in-progress):
-        // any commit since moves xmax or leaves the in-progress list. READ COMMITTED reads later
-        // statements from newer snapshots; then the token is older than the data, never newer.
-        auto rows = statements.query("SELECT txid_current_snapshot()::text", {});
-        if (rows.rows.empty())
-            return std::nullopt;
-        return "pg " + rows.rows[0][0].convert<std::string>();
+    return state_->impl.dataVersion(*state_->lease);
+}
+
+std::optional<std::string> Database::dataVersion() {
+    auto& d = *impl_;
+    if (sessionHeldBy)
+        throw std::logic_error("Database::dataVersion() on a thread that holds a session: use the transaction's");
+    std::optional<Clock::time_point> deadline = threadDeadline;
+    if (!deadline || *deadline > Clock::now() + kBoundedWait)
+        deadline = Clock::now() + kBoundedWait;
+    Impl::Lease lease(d, *deadline);
+    lease.mayHaveWritten = false;
+    try {
+        return d.dataVersion(lease);
+    } catch (const Poco::Exception&) {
+        if (!Impl::connected(lease.session()))
+            d.throwUnavailable();
+        d.rethrowIfBusy();
+        throw;
     }
-    // Read before the snapshot exists (the first read below makes it): a write committed after
-    // this load is either seen below, or moves the count.
-    const auto before = d.writesEnded.load();
-    auto rows = statements.query("PRAGMA data_version", {});
-    if (rows.rows.empty())
-        return std::nullopt;
-    const auto version = rows.rows[0][0].convert<Poco::Int64>();
-    auto& seen = state_->lease->dataVersion();
-    if (seen != version) {
-        // Another connection committed since this one last looked: moving the count tells every
-        // connection, including those that saw the commit already.
-        seen = version;
-        ++d.writesEnded;
-        return std::nullopt;
-    }
-    if (d.writesEnded.load() != before)
-        return std::nullopt;
-    return "sqlite " + std::to_string(before);
 }
 
 bool Database::sessionHeldOnThisThread() {

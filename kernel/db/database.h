@@ -117,6 +117,11 @@ public:
     void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write,
                      Wait wait = Wait::Patient);
 
+    /// The data version (Transaction::dataVersion) as of now, read without a transaction: one
+    /// statement. To look up what was computed at a version; what is computed must be tagged with
+    /// the version of the transaction it was computed in.
+    std::optional<std::string> dataVersion();
+
     /// Whether the calling thread holds a session of any Database (a transaction is open on it).
     static bool sessionHeldOnThisThread();
 

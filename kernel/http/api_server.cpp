@@ -652,23 +652,23 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
         }
     };
     // A GET list of a signed-in user or node, asked again while the database is unchanged, gets
-    // the answer it got before (ListMemo). The version is read first thing in the transaction.
+    // the answer it got before (ListMemo): looked up at the version of now (one statement, no
+    // transaction), kept at the version its transaction saw first thing.
     std::string memoKey;
     std::optional<std::string> version;
     const bool memoizable = memo_.enabled() && request.method == sdk::Method::Get && caller.serial != 0 &&
                             access == Database::Access::Read;
+    if (memoizable && answersWithList(route)) {
+        memoKey = memoKeyOf(request, caller);
+        if (auto now = env_.database->dataVersion())
+            if (auto kept = memo_.find(memoKey, *now))
+                return std::move(*kept);
+    }
     sdk::Response response;
     try {
-        if (memoizable && answersWithList(route)) {
+        if (!memoKey.empty()) {
             store();
             version = transaction->dataVersion();
-            if (version) {
-                memoKey = memoKeyOf(request, caller);
-                if (auto kept = memo_.find(memoKey, *version)) {
-                    commit();
-                    return std::move(*kept);
-                }
-            }
         }
         ApiContext context(request, identity, rules, store, commit, env_.servicesOf(route.plugin), *env_.catalog,
                            serializer_);

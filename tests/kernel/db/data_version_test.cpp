@@ -79,6 +79,28 @@ TEST_P(DataVersionTest, ChangesWithAWriteOnEveryPooledConnection) {
                 EXPECT_NE(before[i], after[j]) << "connection tokens " << i << " and " << j;
 }
 
+TEST_P(DataVersionTest, WithoutATransactionMatchesTheTransactions) {
+    auto peek = [&] {
+        std::optional<std::string> version;
+        for (int attempt = 0; attempt < 3 && !version; ++attempt)
+            version = db_->dataVersion();
+        return version;
+    };
+    auto inTransaction = versionOf(*db_);
+    ASSERT_TRUE(inTransaction);
+    EXPECT_EQ(peek(), inTransaction);
+    auto other = open(catalog_, false);
+    addOrganization(*other, "elsewhere");
+    auto moved = peek();
+    ASSERT_TRUE(moved);
+    EXPECT_NE(moved, inTransaction);
+    EXPECT_EQ(versionOf(*db_), moved);
+    // Not while this thread holds a session: that would be a second one.
+    Database::Transaction read(*db_, Database::Access::Read);
+    EXPECT_THROW(db_->dataVersion(), std::logic_error);
+    read.commit();
+}
+
 TEST_P(DataVersionTest, IsNotGivenInAWriteTransaction) {
     Database::Transaction write(*db_, Database::Access::Write);
     EXPECT_FALSE(write.dataVersion());
