@@ -127,6 +127,19 @@ TEST_P(StatementsTest, APlaceholderCountThatDoesNotMatchIsRefused) {
     });
 }
 
+TEST_P(StatementsTest, ABatchRunsSeveralCommandsAndStopsAtTheFirstError) {
+    withStatements([](sql::Statements& statements, Store&) {
+        statements.batch("CREATE TABLE batched (a INTEGER); INSERT INTO batched VALUES (1); "
+                         "INSERT INTO batched VALUES (2)");
+        EXPECT_EQ(statements.query("SELECT COUNT(*) FROM batched").rows.at(0).at(0).convert<int>(), 2);
+        statements.execute("SAVEPOINT batch");
+        EXPECT_THROW(statements.batch("INSERT INTO batched VALUES (3); INSERT INTO missing VALUES (4)"),
+                     Poco::Exception);
+        statements.execute("ROLLBACK TO SAVEPOINT batch");
+        EXPECT_EQ(statements.query("SELECT COUNT(*) FROM batched").rows.at(0).at(0).convert<int>(), 2);
+    });
+}
+
 /// Rows `a` and `b` have the same columns, NULLs, value types and values.
 void expectSameRows(const Rows& a, const Rows& b, const std::string& text) {
     ASSERT_EQ(a.columns, b.columns) << text;
