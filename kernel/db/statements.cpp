@@ -16,8 +16,8 @@
 #include <cmath>
 #include <cstring>
 #include <libpq-fe.h>
-#include <sqlite3.h>
 #include <optional>
+#include <sqlite3.h>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -33,6 +33,34 @@ constexpr std::size_t kMaxStatements = 256;
 /// How a column is read: as Poco would type it from the declared type, so that rows look the same
 /// whether they come from here or from sql::query.
 enum class Column { Integer, Boolean, Real, Text };
+
+/// How a column Poco types as `type` is read; nothing for the types Poco reads into its own date,
+/// time and LOB classes.
+std::optional<Column> readAs(Poco::Data::MetaColumn::ColumnDataType type) {
+    using T = Poco::Data::MetaColumn::ColumnDataType;
+    switch (type) {
+    case T::FDT_BOOL:
+        return Column::Boolean;
+    case T::FDT_INT8:
+    case T::FDT_UINT8:
+    case T::FDT_INT16:
+    case T::FDT_UINT16:
+    case T::FDT_INT32:
+    case T::FDT_UINT32:
+    case T::FDT_INT64:
+    case T::FDT_UINT64:
+        return Column::Integer;
+    case T::FDT_FLOAT:
+    case T::FDT_DOUBLE:
+        return Column::Real;
+    case T::FDT_STRING:
+    case T::FDT_WSTRING:
+    case T::FDT_CLOB:
+        return Column::Text;
+    default:
+        return std::nullopt;
+    }
+}
 
 /// A parameter's kind, as sql::query binds it: bool and integers as Int64, reals as double, the rest
 /// as text, empty as NULL.
@@ -160,25 +188,8 @@ public:
 
 private:
     static Column columnOf(Poco::Data::MetaColumn::ColumnDataType type) {
-        using T = Poco::Data::MetaColumn::ColumnDataType;
-        switch (type) {
-        case T::FDT_BOOL:
-            return Column::Boolean;
-        case T::FDT_INT8:
-        case T::FDT_UINT8:
-        case T::FDT_INT16:
-        case T::FDT_UINT16:
-        case T::FDT_INT32:
-        case T::FDT_UINT32:
-        case T::FDT_INT64:
-        case T::FDT_UINT64:
-            return Column::Integer;
-        case T::FDT_FLOAT:
-        case T::FDT_DOUBLE:
-            return Column::Real;
-        default:
-            return Column::Text;
-        }
+        // SQLite stores dates, times and LOBs as text or blobs whatever the declared type.
+        return readAs(type).value_or(Column::Text);
     }
 
     static void bind(sqlite3_stmt* stmt, int i, const sdk::Value& value) {
@@ -254,10 +265,10 @@ using PgResult = std::unique_ptr<PGresult, PgResultClear>;
     };
     throw Poco::Data::PostgreSQL::StatementException(
         std::string("postgresql_stmt_execute error: ") +
-        (result ? PQresultErrorMessage(result) : PQerrorMessage(connection)) + " Severity: " +
-        field(PG_DIAG_SEVERITY) + " State: " + field(PG_DIAG_SQLSTATE) + " Detail: " +
-        field(PG_DIAG_MESSAGE_DETAIL) + " Hint: " + field(PG_DIAG_MESSAGE_HINT) + " Constraint: " +
-        field(PG_DIAG_CONSTRAINT_NAME));
+        (result ? PQresultErrorMessage(result) : PQerrorMessage(connection)) +
+        " Severity: " + field(PG_DIAG_SEVERITY) + " State: " + field(PG_DIAG_SQLSTATE) +
+        " Detail: " + field(PG_DIAG_MESSAGE_DETAIL) + " Hint: " + field(PG_DIAG_MESSAGE_HINT) +
+        " Constraint: " + field(PG_DIAG_CONSTRAINT_NAME));
 }
 
 bool succeeded(const PgResult& result) {
@@ -409,7 +420,8 @@ public:
             for (int col = 0; col < n; ++col)
                 values.push_back(PQgetisnull(r, row, col)
                                      ? sdk::Value()
-                                     : read(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)),
+                                     : read(PQgetvalue(r, row, col),
+                                            static_cast<std::size_t>(PQgetlength(r, row, col)),
                                             s.columns[static_cast<std::size_t>(col)]));
             rows->rows.push_back(std::move(values));
         }
@@ -448,29 +460,7 @@ private:
     /// As Poco types a result column (oidToColumnDataType); nothing for the types whose values Poco
     /// turns into its own date, time and LOB classes.
     static std::optional<Column> columnOf(Oid type) {
-        using T = Poco::Data::MetaColumn::ColumnDataType;
-        switch (Poco::Data::PostgreSQL::oidToColumnDataType(type)) {
-        case T::FDT_BOOL:
-            return Column::Boolean;
-        case T::FDT_INT8:
-        case T::FDT_UINT8:
-        case T::FDT_INT16:
-        case T::FDT_UINT16:
-        case T::FDT_INT32:
-        case T::FDT_UINT32:
-        case T::FDT_INT64:
-        case T::FDT_UINT64:
-            return Column::Integer;
-        case T::FDT_FLOAT:
-        case T::FDT_DOUBLE:
-            return Column::Real;
-        case T::FDT_STRING:
-        case T::FDT_WSTRING:
-        case T::FDT_CLOB:
-            return Column::Text;
-        default:
-            return std::nullopt;
-        }
+        return readAs(Poco::Data::PostgreSQL::oidToColumnDataType(type));
     }
 
     static sdk::Value read(const char* text, std::size_t size, Column column) {
@@ -558,7 +548,8 @@ void Statements::batch(const std::string& text) {
 
 void Statements::busyTimeout(std::int64_t milliseconds) {
     if (impl_->sqlite)
-        sqlite3_busy_timeout(impl_->sqlite->db(), static_cast<int>(std::min<std::int64_t>(milliseconds, 1 << 30)));
+        sqlite3_busy_timeout(impl_->sqlite->db(),
+                             static_cast<int>(std::min<std::int64_t>(milliseconds, 1 << 30)));
 }
 
 std::size_t Statements::size() const {

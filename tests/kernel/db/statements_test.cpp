@@ -15,6 +15,24 @@ namespace {
 
 using namespace dq::sdk;
 
+/// Rows `a` and `b` have the same columns, NULLs, value types and values.
+void expectSameRows(const Rows& a, const Rows& b, const std::string& text) {
+    ASSERT_EQ(a.columns, b.columns) << text;
+    ASSERT_EQ(a.rows.size(), b.rows.size()) << text;
+    for (std::size_t r = 0; r < a.rows.size(); ++r)
+        for (std::size_t c = 0; c < a.columns.size(); ++c) {
+            const auto& x = a.rows[r][c];
+            const auto& y = b.rows[r][c];
+            EXPECT_EQ(x.isEmpty(), y.isEmpty()) << text << " row " << r << " " << a.columns[c];
+            if (x.isEmpty() || y.isEmpty())
+                continue;
+            EXPECT_EQ(std::string(x.type().name()), std::string(y.type().name()))
+                << text << " row " << r << " " << a.columns[c];
+            EXPECT_EQ(x.convert<std::string>(), y.convert<std::string>())
+                << text << " row " << r << " " << a.columns[c];
+        }
+}
+
 class StatementsTest : public DatabaseTest {
 protected:
     sql::Dialect dialect() const {
@@ -50,32 +68,23 @@ TEST_P(StatementsTest, RunsAPreparedStatementAgainWithNewBindings) {
 
 TEST_P(StatementsTest, RowsHaveTheValuesAndTypesOfTheUncachedPath) {
     withStatements([&](sql::Statements& statements, Store& store) {
-        store.insert("organization", Record().set("name", "full").set("country", "NL").set("score", 0.25)
-                                         .set("active", false).set("created_at", "2026-12-01T03:01:07.467037"));
+        store.insert("organization", Record()
+                                         .set("name", "full")
+                                         .set("country", "NL")
+                                         .set("score", 0.25)
+                                         .set("active", false)
+                                         .set("created_at", "2026-12-01T03:01:07.467037"));
         store.insert("organization", Record().set("name", "sparse"));
         auto& session = static_cast<SqlStore&>(store).session();
         for (const std::string text :
              {"SELECT id, name, country, score, active, created_at FROM organization ORDER BY id",
-              "SELECT COUNT(*) FROM organization", "SELECT name FROM organization WHERE score > ? ORDER BY id"}) {
+              "SELECT COUNT(*) FROM organization",
+              "SELECT name FROM organization WHERE score > ? ORDER BY id"}) {
             std::vector<Value> params;
             if (text.find('?') != std::string::npos)
                 params.push_back(0.1);
-            auto cached = statements.query(text, params);
-            auto uncached = sql::query(session, dialect(), text, params);
-            ASSERT_EQ(cached.columns, uncached.columns) << text;
-            ASSERT_EQ(cached.rows.size(), uncached.rows.size()) << text;
-            for (std::size_t r = 0; r < cached.rows.size(); ++r)
-                for (std::size_t c = 0; c < cached.columns.size(); ++c) {
-                    const auto& a = cached.rows[r][c];
-                    const auto& b = uncached.rows[r][c];
-                    EXPECT_EQ(a.isEmpty(), b.isEmpty()) << text << " row " << r << " " << cached.columns[c];
-                    if (a.isEmpty() || b.isEmpty())
-                        continue;
-                    EXPECT_EQ(std::string(a.type().name()), std::string(b.type().name()))
-                        << text << " row " << r << " " << cached.columns[c];
-                    EXPECT_EQ(a.convert<std::string>(), b.convert<std::string>())
-                        << text << " row " << r << " " << cached.columns[c];
-                }
+            expectSameRows(statements.query(text, params), sql::query(session, dialect(), text, params),
+                           text);
         }
     });
 }
@@ -140,22 +149,6 @@ TEST_P(StatementsTest, ABatchRunsSeveralCommandsAndStopsAtTheFirstError) {
     });
 }
 
-/// Rows `a` and `b` have the same columns, NULLs, value types and values.
-void expectSameRows(const Rows& a, const Rows& b, const std::string& text) {
-    ASSERT_EQ(a.columns, b.columns) << text;
-    ASSERT_EQ(a.rows.size(), b.rows.size()) << text;
-    for (std::size_t r = 0; r < a.rows.size(); ++r)
-        for (std::size_t c = 0; c < a.columns.size(); ++c) {
-            const auto& x = a.rows[r][c];
-            const auto& y = b.rows[r][c];
-            ASSERT_EQ(x.isEmpty(), y.isEmpty()) << text << " row " << r << " " << a.columns[c];
-            if (x.isEmpty())
-                continue;
-            EXPECT_EQ(std::string(x.type().name()), std::string(y.type().name())) << text << " " << a.columns[c];
-            EXPECT_EQ(x.convert<std::string>(), y.convert<std::string>()) << text << " " << a.columns[c];
-        }
-}
-
 /// PostgreSQL only: the statements kept on the server, the driver's errors, a lost connection.
 class PostgresStatementsTest : public StatementsTest {
 protected:
@@ -191,14 +184,15 @@ TEST_P(PostgresStatementsTest, EachColumnTypeReadsAsThroughPoco) {
                                     Value(std::string("1 day"))});
         std::vector<Value> nulls(13);
         statements.execute(insert, nulls);
-        for (const std::string text :
-             {"SELECT * FROM typed ORDER BY i2 NULLS LAST", "SELECT COUNT(*), MAX(f8), 'literal', 1, "
-                                                            "1.5::float8 / 0.5, NULL FROM typed",
-              "SELECT t FROM typed WHERE t = ? AND i8 > ?"}) {
+        for (const std::string text : {"SELECT * FROM typed ORDER BY i2 NULLS LAST",
+                                       "SELECT COUNT(*), MAX(f8), 'literal', 1, "
+                                       "1.5::float8 / 0.5, NULL FROM typed",
+                                       "SELECT t FROM typed WHERE t = ? AND i8 > ?"}) {
             std::vector<Value> params;
             if (text.find('?') != std::string::npos)
                 params = {Value(std::string("it's \"quoted\" ? -- not a comment")), Value(Poco::Int64(1))};
-            expectSameRows(statements.query(text, params), sql::query(session, dialect(), text, params), text);
+            expectSameRows(statements.query(text, params), sql::query(session, dialect(), text, params),
+                           text);
         }
         // Read through the kept statements (an insert and three queries), not Poco.
         EXPECT_EQ(statements.size(), 4u);
@@ -210,9 +204,10 @@ TEST_P(PostgresStatementsTest, DatesTimesAndLobsKeepPocosPath) {
     withStatements([&](sql::Statements& statements, Store& store) {
         auto& session = static_cast<SqlStore&>(store).session();
         const auto before = serverStatements(statements);
-        const std::string text = "SELECT '2026-12-01 03:01:07.467037'::timestamp, '2026-12-01'::date, "
-                                 "'12:34:56'::time, 'ab'::bytea, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, "
-                                 "?::text";
+        const std::string text =
+            "SELECT '2026-12-01 03:01:07.467037'::timestamp, '2026-12-01'::date, "
+            "'12:34:56'::time, 'ab'::bytea, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, "
+            "?::text";
         auto rows = statements.query(text, {Value(std::string("x"))});
         expectSameRows(rows, sql::query(session, dialect(), text, {Value(std::string("x"))}), text);
         // Poco's own classes, which a text column would not give.
@@ -255,8 +250,9 @@ TEST_P(PostgresStatementsTest, AFailedTransactionLeavesItsConnectionUsableWithIt
             store.execute("INSERT INTO organization (name) VALUES (?)", {std::string("taken")});
         }),
                      Poco::Data::PostgreSQL::StatementException);
-    EXPECT_THROW(db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "taken")); }),
-                 Conflict);
+    EXPECT_THROW(
+        db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "taken")); }),
+        Conflict);
     db_->transaction([](Store& store) {
         store.insert("organization", Record().set("name", "free"));
         EXPECT_EQ(store.count("organization"), 2);
@@ -277,7 +273,8 @@ TEST_P(PostgresStatementsTest, AFullCacheStartsOverAndDeallocatesOnTheServer) {
         EXPECT_EQ(statements.size(), 300u - 256u);
         EXPECT_EQ(serverStatements(statements) - before, 300 - 256);
         // A text from before the start-over is prepared again.
-        EXPECT_EQ(statements.query("SELECT ? + 0", {Value(Poco::Int64(5))}).rows.at(0).at(0).convert<int>(), 5);
+        EXPECT_EQ(statements.query("SELECT ? + 0", {Value(Poco::Int64(5))}).rows.at(0).at(0).convert<int>(),
+                  5);
         EXPECT_EQ(statements.size(), 300u - 256u + 1u);
     });
 }
@@ -315,7 +312,8 @@ TEST_P(PostgresStatementsTest, StatementsOfALostConnectionThrowNotConnected) {
         statements.query(text, {Value(Poco::Int64(0))});
         pid = statements.query("SELECT pg_backend_pid()").rows.at(0).at(0).convert<std::int64_t>();
         terminate(pid);
-        EXPECT_THROW(statements.query(text, {Value(Poco::Int64(0))}), Poco::Data::PostgreSQL::StatementException);
+        EXPECT_THROW(statements.query(text, {Value(Poco::Int64(0))}),
+                     Poco::Data::PostgreSQL::StatementException);
         EXPECT_THROW(statements.query(text, {Value(Poco::Int64(0))}), Poco::Data::NotConnectedException);
         EXPECT_THROW(statements.batch("BEGIN"), Poco::Data::NotConnectedException);
     }));
@@ -325,13 +323,15 @@ TEST_P(PostgresStatementsTest, StatementsOfALostConnectionThrowNotConnected) {
 TEST_P(PostgresStatementsTest, ReadTransactionsAreReadOnlyAndBoundedOnesWaitForLocksNoLonger) {
     db_->transaction(
         [](Store& store) {
-            EXPECT_EQ(store.query("SHOW transaction_read_only").rows.at(0).at(0).convert<std::string>(), "on");
+            EXPECT_EQ(store.query("SHOW transaction_read_only").rows.at(0).at(0).convert<std::string>(),
+                      "on");
             EXPECT_EQ(store.query("SHOW lock_timeout").rows.at(0).at(0).convert<std::string>(), "0");
         },
         Database::Access::Read);
     db_->transaction(
         [](Store& store) {
-            EXPECT_EQ(store.query("SHOW transaction_read_only").rows.at(0).at(0).convert<std::string>(), "off");
+            EXPECT_EQ(store.query("SHOW transaction_read_only").rows.at(0).at(0).convert<std::string>(),
+                      "off");
             auto timeout = store.query("SHOW lock_timeout").rows.at(0).at(0).convert<std::string>();
             EXPECT_NE(timeout, "0");
             EXPECT_LE(std::stoi(timeout), 3000) << timeout;
@@ -343,7 +343,8 @@ TEST_P(PostgresStatementsTest, ReadTransactionsAreReadOnlyAndBoundedOnesWaitForL
     });
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PostgresStatementsTest, ::testing::Values(Backend::Postgresql), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresStatementsTest, ::testing::Values(Backend::Postgresql),
+                         backendName);
 
 INSTANTIATE_TEST_SUITE_P(Backends, StatementsTest, ::testing::Values(Backend::Sqlite, Backend::Postgresql),
                          backendName);
