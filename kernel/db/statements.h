@@ -20,7 +20,9 @@ namespace dq::kernel::sql {
 /// driver words them (StatementException with the SQLSTATE, detail and constraint;
 /// NotConnectedException), so that the callers' classification (unique violation, lock timeout,
 /// lost connection) holds for both paths. Columns that Poco reads as dates, times or LOBs (bytea,
-/// uuid) keep the uncached path, so that their values look the same either way.
+/// uuid) keep the uncached path, so that their values look the same either way. At most 256 texts
+/// per connection, then it starts over (on PostgreSQL, one round trip deallocates them all), so that
+/// texts differing only in the length of an IN (...) list do not pile up.
 class Statements {
 public:
     Statements(Poco::Data::Session& session, Dialect dialect);
