@@ -254,11 +254,23 @@ struct Database::Impl {
             // when another process writes.
             statements.execute(access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
         } else {
-            lease.session().begin();
-            if (access == Access::Read)
-                statements.execute("SET TRANSACTION READ ONLY");
+            // One round trip for the transaction, its access mode and its lock wait. Not through
+            // Poco's session.begin(): the kernel ends its transactions itself too (end()), so Poco
+            // never believes a transaction open, and its uncached statements deallocate themselves
+            // at once instead of at a commit it would never see.
+            std::string text = access == Access::Read ? "BEGIN READ ONLY" : "BEGIN";
             if (deadline)
-                sql::execute(lease.session(), dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
+                text += "; SET LOCAL lock_timeout = " + std::to_string(waitMs());
+            try {
+                statements.batch(text);
+            } catch (...) {
+                // A transaction begun but not set up must not go back to the pool open.
+                try {
+                    statements.batch("ROLLBACK");
+                } catch (...) {
+                }
+                throw;
+            }
         }
     }
 
@@ -298,10 +310,8 @@ struct Database::Impl {
     void end(Lease& lease, const std::string& how) {
         if (dialect == sql::Dialect::Sqlite)
             lease.statements().execute(how);
-        else if (how == "COMMIT")
-            lease.session().commit();
         else
-            lease.session().rollback();
+            lease.statements().batch(how);
     }
 
     static bool connected(Poco::Data::Session& session) {
