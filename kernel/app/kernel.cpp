@@ -414,6 +414,7 @@ void Kernel::serve() {
     env.maxBodyBytes = config_.maxBodyBytes;
     env.cors = cors;
     env.proxies = TrustedProxies(config_.trustedProxies);
+    env.listCacheBytes = static_cast<std::size_t>(config_.listCacheMb) * 1024 * 1024;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
 
     EventChannelEnvironment channel;

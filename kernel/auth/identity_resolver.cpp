@@ -120,6 +120,7 @@ IdentityResolver::Entry IdentityResolver::load(sdk::ClientKind kind, sdk::Id id)
     Entry entry;
     // Taken before reading: a change that commits while this reads raises it, and the entry is stale.
     entry.generation = generation(kind).load();
+    entry.serial = ++loads_;
     entry.loaded = Clock::now();
     const char* serviceName = kind == sdk::ClientKind::User   ? sdk::kUserIdentityService
                               : kind == sdk::ClientKind::Node ? sdk::kNodeIdentityService
@@ -195,7 +196,7 @@ ResolvedIdentity IdentityResolver::resolve(const VerifiedToken& token) {
     if (entry.identity->credentialVersion != token.credentialVersion)
         throw sdk::Unauthorized("Token has been revoked: the credentials of this " + token.clientType +
                                 " changed since it was issued; log in again");
-    return {*entry.identity, entry.rules};
+    return {*entry.identity, entry.rules, entry.serial};
 }
 
 } // namespace dq::kernel

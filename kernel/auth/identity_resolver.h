@@ -28,6 +28,10 @@ struct ResolvedIdentity {
     sdk::Identity identity;
     /// The rules the identity holds (never null).
     std::shared_ptr<const std::vector<sdk::RuleKey>> rules;
+    /// Changes whenever identity and rules are read from the database again (never 0 for users
+    /// and nodes; 0 for containers and the unauthenticated): what was computed for the same
+    /// serial was computed for the same identity and rules.
+    std::uint64_t serial = 0;
 };
 
 class IdentityResolver : public WriteWatcher {
@@ -64,6 +68,7 @@ private:
         std::optional<sdk::Identity> identity; ///< nullopt: the account or task is gone
         std::shared_ptr<const std::vector<sdk::RuleKey>> rules;
         std::uint64_t generation = 0;
+        std::uint64_t serial = 0;
         Clock::time_point loaded;
     };
     /// (client kind, id): user or node id, task id for containers.
@@ -85,6 +90,7 @@ private:
     /// Tables whose rows make up each kind of entry (models and their association tables).
     std::set<std::string> accountTables_, containerTables_;
     std::atomic<std::uint64_t> accounts_{1}, containers_{1};
+    std::atomic<std::uint64_t> loads_{0};
     std::mutex mutex_;
     std::map<Key, Entry> entries_;
 };

@@ -159,15 +159,30 @@ Poco::JSON::Object::Ptr TokenService::verifySignature(const std::string& text) c
         throw sdk::Unprocessable("Invalid token: " + e.message());
     }
     Poco::JSON::Object::Ptr claims = new Poco::JSON::Object(token.payload());
-    auto now = nowSeconds();
-    if (auto exp = timeClaim(claims, "exp"); exp && *exp <= now)
-        throw sdk::Unauthorized("Token has expired");
-    if (auto nbf = timeClaim(claims, "nbf"); nbf && *nbf > now + 5)
-        throw sdk::Unprocessable("The token is not yet valid (nbf)");
+    checkTimes(timeClaim(claims, "nbf"), timeClaim(claims, "exp"));
     return claims;
 }
 
+void TokenService::checkTimes(const std::optional<std::int64_t>& notBefore,
+                              const std::optional<std::int64_t>& expires) {
+    auto now = nowSeconds();
+    if (expires && *expires <= now)
+        throw sdk::Unauthorized("Token has expired");
+    if (notBefore && *notBefore > now + 5)
+        throw sdk::Unprocessable("The token is not yet valid (nbf)");
+}
+
 VerifiedToken TokenService::verify(const std::string& text) const {
+    std::shared_ptr<const Verified> known;
+    {
+        std::lock_guard lock(verifiedMutex_);
+        if (auto it = verified_.find(text); it != verified_.end())
+            known = it->second;
+    }
+    if (known) {
+        checkTimes(known->notBefore, known->expires);
+        return known->token;
+    }
     VerifiedToken out;
     out.claims = verifySignature(text);
     out.type = textClaim(out.claims, "type");
@@ -180,6 +195,13 @@ VerifiedToken TokenService::verify(const std::string& text) const {
             throw sdk::Unauthorized("Invalid token: its credential version (cv) is not an integer");
         out.credentialVersion = cv.convert<Poco::Int64>();
     }
+    auto kept = std::make_shared<const Verified>(
+        Verified{out, timeClaim(out.claims, "nbf"), timeClaim(out.claims, "exp")});
+    std::lock_guard lock(verifiedMutex_);
+    // Bounded: when full, start over (tokens in use come back at their next request).
+    if (verified_.size() >= kVerifiedKept)
+        verified_.clear();
+    verified_.emplace(text, std::move(kept));
     return out;
 }
 

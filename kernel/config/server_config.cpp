@@ -37,6 +37,7 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "trusted_proxies",
                                                    "swagger_ui_folder",
                                                    "identity_cache_ms",
+                                                   "list_cache_mb",
                                                    "password_hashing",
                                                    "logging",
                                                    "plugins",
@@ -541,6 +542,9 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
     if (auto v = check.integer(env["identity_cache_ms"], at("identity_cache_ms"), 0, 60000,
                                "an integer 0-60000 (milliseconds; 0: no cache)"))
         config.identityCacheMs = static_cast<int>(*v);
+    if (auto v = check.integer(env["list_cache_mb"], at("list_cache_mb"), 0, 4096,
+                               "an integer 0-4096 (megabytes; 0: keep no list answers)"))
+        config.listCacheMb = static_cast<int>(*v);
     if (!absent(env["rabbitmq_uri"]))
         check.warning(at("rabbitmq_uri") +
                       ": not needed, ignored. vantage6 relays events between server processes through "

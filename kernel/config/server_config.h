@@ -70,6 +70,9 @@ struct ServerConfig {
     /// `identity_cache_ms`: the longest a process answers from the identity and rules it keeps of a
     /// caller before reading them again (changes usually reach it sooner, as outbox events); 0: no cache.
     int identityCacheMs = 1000;
+    /// `list_cache_mb`: the most memory the GET list answers kept while the database is unchanged
+    /// may take (ListMemo); 0: none are kept.
+    int listCacheMb = 16;
     /// `password_hashing.threads` (0: half the cores) and `.queue`: the bounded pool that hashes
     /// and checks passwords and api keys.
     int hashThreads = 0;

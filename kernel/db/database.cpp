@@ -91,6 +91,9 @@ struct Connection {
     Poco::Data::Session session;
     sql::Statements statements;
     std::chrono::steady_clock::time_point idleSince;
+    /// SQLite's `PRAGMA data_version` as this connection last read it (it changes when another
+    /// connection, of this process or another, commits).
+    std::optional<std::int64_t> dataVersion;
     /// SQLite's `query_only` as last set on this connection. Setting it expires every statement
     /// prepared on the connection (SQLite recompiles them at their next step), so it is set only
     /// when a transaction needs the other value.
@@ -114,6 +117,9 @@ struct Database::Impl {
     // At most kMaxSessions connections are leased at once; callers wait for a free one.
     std::counting_semaphore<kMaxSessions> slots;
     std::timed_mutex writeLock;
+    /// How many leases ended that may have written (SQLite). A connection's data_version does not
+    /// move for its own commits; this count does.
+    std::atomic<std::uint64_t> writesEnded{0};
     TransactionListener* listener = nullptr;
     // Found by migrate(), before any concurrent use; read by every store.
     schema::Inheritance inheritance;
@@ -148,12 +154,18 @@ struct Database::Impl {
             }
         }
         ~Lease() {
+            // Before the connection is free again: whoever uses it next must see the count moved.
+            if (mayHaveWritten)
+                ++impl_.writesEnded;
             impl_.giveBack(std::move(connection_));
             impl_.slots.release();
         }
         Poco::Data::Session& session() { return connection_->session; }
         sql::Statements& statements() { return connection_->statements; }
         std::optional<bool>& queryOnly() { return connection_->queryOnly; }
+        std::optional<std::int64_t>& dataVersion() { return connection_->dataVersion; }
+        /// Cleared by a read-only transaction: nothing it ran could write.
+        bool mayHaveWritten = true;
 
     private:
         Impl& impl_;
@@ -242,22 +254,64 @@ struct Database::Impl {
             // when another process writes.
             statements.execute(access == Access::Write ? "BEGIN IMMEDIATE" : "BEGIN");
         } else {
-            lease.session().begin();
-            if (access == Access::Read)
-                statements.execute("SET TRANSACTION READ ONLY");
+            // One round trip for the transaction, its access mode and its lock wait. Not through
+            // Poco's session.begin(): the kernel ends its transactions itself too (end()), so Poco
+            // never believes a transaction open, and its uncached statements deallocate themselves
+            // at once instead of at a commit it would never see.
+            std::string text = access == Access::Read ? "BEGIN READ ONLY" : "BEGIN";
             if (deadline)
-                sql::execute(lease.session(), dialect, "SET LOCAL lock_timeout = " + std::to_string(waitMs()));
+                text += "; SET LOCAL lock_timeout = " + std::to_string(waitMs());
+            try {
+                statements.batch(text);
+            } catch (...) {
+                // A transaction begun but not set up must not go back to the pool open.
+                try {
+                    statements.batch("ROLLBACK");
+                } catch (...) {
+                }
+                throw;
+            }
         }
+    }
+
+    /// Transaction::dataVersion on `lease`, inside a read transaction or alone (autocommit).
+    std::optional<std::string> dataVersion(Lease& lease) {
+        auto& statements = lease.statements();
+        if (dialect != sql::Dialect::Sqlite) {
+            // The transactions committed so far, as this snapshot sees them (xmin:xmax:in-progress):
+            // any commit since moves xmax or leaves the in-progress list. READ COMMITTED reads later
+            // statements from newer snapshots; then the token is older than the data, never newer.
+            auto rows = statements.query("SELECT txid_current_snapshot()::text", {});
+            if (rows.rows.empty())
+                return std::nullopt;
+            return "pg " + rows.rows[0][0].convert<std::string>();
+        }
+        // Read before the snapshot exists (the first read below makes it): a write committed after
+        // this load is either seen below, or moves the count.
+        const auto before = writesEnded.load();
+        auto rows = statements.query("PRAGMA data_version", {});
+        if (rows.rows.empty())
+            return std::nullopt;
+        const auto version = rows.rows[0][0].convert<Poco::Int64>();
+        auto& seen = lease.dataVersion();
+        if (seen != version) {
+            // Another connection committed since this one last looked: moving the count tells
+            // every connection, including those that saw the commit already.
+            seen = version;
+            ++writesEnded;
+            return std::nullopt;
+        }
+        if (writesEnded.load() != before)
+            return std::nullopt;
+        return "sqlite " + std::to_string(before);
     }
 
     /// COMMIT or ROLLBACK.
     void end(Lease& lease, const std::string& how) {
         if (dialect == sql::Dialect::Sqlite)
             lease.statements().execute(how);
-        else if (how == "COMMIT")
-            lease.session().commit();
         else
-            lease.session().rollback();
+            lease.statements().batch(how);
     }
 
     static bool connected(Poco::Data::Session& session) {
@@ -346,6 +400,7 @@ Database::Transaction::Transaction(Database& database, Access access, Wait wait)
     }
     state_->open = true;
     state_->write = access == Access::Write;
+    state_->lease->mayHaveWritten = state_->write;
     if (d.listener) {
         d.listener->begun(state_->write);
         state_->announced = true;
@@ -426,6 +481,31 @@ void Database::Transaction::fail() {
         release(false);
     }
     d.rethrowIfBusy();
+}
+
+std::optional<std::string> Database::Transaction::dataVersion() {
+    if (!state_->open || state_->write)
+        return std::nullopt;
+    return state_->impl.dataVersion(*state_->lease);
+}
+
+std::optional<std::string> Database::dataVersion() {
+    auto& d = *impl_;
+    if (sessionHeldBy)
+        throw std::logic_error("Database::dataVersion() on a thread that holds a session: use the transaction's");
+    std::optional<Clock::time_point> deadline = threadDeadline;
+    if (!deadline || *deadline > Clock::now() + kBoundedWait)
+        deadline = Clock::now() + kBoundedWait;
+    Impl::Lease lease(d, *deadline);
+    lease.mayHaveWritten = false;
+    try {
+        return d.dataVersion(lease);
+    } catch (const Poco::Exception&) {
+        if (!Impl::connected(lease.session()))
+            d.throwUnavailable();
+        d.rethrowIfBusy();
+        throw;
+    }
 }
 
 bool Database::sessionHeldOnThisThread() {

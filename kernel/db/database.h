@@ -98,6 +98,11 @@ public:
         /// Rolls back and releases the session; call from a catch block before rethrowing. Throws
         /// DatabaseUnavailable when the connection was lost, DatabaseBusy when the database was busy.
         void fail();
+        /// A token for the data this read transaction sees, taken before anything else is read in
+        /// it: two transactions with the same token see the same data, because no write committed
+        /// (in any process) between them. nullopt when that cannot be told this time. Changes with
+        /// every write, whatever it touched: it says "unchanged", never "changed".
+        std::optional<std::string> dataVersion();
 
     private:
         struct State;
@@ -111,6 +116,11 @@ public:
     /// DatabaseBusy when it was busy). SQLite writes are serialized in-process; reads run concurrently.
     void transaction(const std::function<void(sdk::Store&)>& work, Access access = Access::Write,
                      Wait wait = Wait::Patient);
+
+    /// The data version (Transaction::dataVersion) as of now, read without a transaction: one
+    /// statement. To look up what was computed at a version; what is computed must be tagged with
+    /// the version of the transaction it was computed in.
+    std::optional<std::string> dataVersion();
 
     /// Whether the calling thread holds a session of any Database (a transaction is open on it).
     static bool sessionHeldOnThisThread();

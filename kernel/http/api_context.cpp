@@ -104,6 +104,7 @@ sdk::Response ApiContext::list(const std::string& model, sdk::Query base, const 
             serializer_.write(items, store(), model, records[i], &prefetched_);
     }
     items += ']';
+    listed_ = true;
     return pageResponse(request_, page, total, std::move(items));
 }
 

@@ -42,6 +42,9 @@ public:
                                const Poco::JSON::Object& extra) override;
     std::string link(const std::string& path) const override;
 
+    /// Whether list() wrote a page (the last answer of a GET list handler comes from it).
+    bool listed() const { return listed_; }
+
 private:
     const sdk::Request& request_;
     sdk::Identity identity_;
@@ -53,6 +56,7 @@ private:
     Serializer::Prefetched prefetched_; ///< while list() renders a page
     std::shared_ptr<const std::vector<sdk::RuleKey>> rules_;
     std::optional<std::vector<sdk::Id>> collaborations_;
+    bool listed_ = false;
 };
 
 } // namespace dq::kernel

@@ -409,7 +409,8 @@ private:
 } // namespace
 
 ApiServer::ApiServer(ApiEnvironment env, Router router)
-    : env_(std::move(env)), router_(std::move(router)), serializer_(*env_.catalog, router_, env_.apiPath) {}
+    : env_(std::move(env)), router_(std::move(router)), serializer_(*env_.catalog, router_, env_.apiPath),
+      memo_(env_.listCacheBytes) {}
 
 ApiServer::~ApiServer() {
     stop(0);
@@ -502,6 +503,7 @@ void ApiServer::releaseMemoryWhenIdle() {
             serverLog().debug("shrinking the database's page cache: %s", std::string(e.what()));
         }
     }
+    memo_.clear();
     ::malloc_trim(0);
 }
 
@@ -589,6 +591,38 @@ ResolvedIdentity ApiServer::authenticate(const sdk::Request& request, const Rout
     return resolved;
 }
 
+bool ApiServer::answersWithList(const Route& route) const {
+    std::shared_lock lock(listRoutesMutex_);
+    return listRoutes_.count(&route) > 0;
+}
+
+namespace {
+
+/// What a GET list answer depends on besides the data: the caller (kind, id, and the serial of
+/// the identity and rules it was answered with) and the request (path and query).
+std::string memoKeyOf(const sdk::Request& request, const ResolvedIdentity& caller) {
+    std::string key = std::to_string(caller.identity.kind ? static_cast<int>(*caller.identity.kind) : -1);
+    key += ' ';
+    key += std::to_string(caller.identity.id);
+    key += ' ';
+    key += std::to_string(caller.serial);
+    key += ' ';
+    key += request.fullPath;
+    for (const auto& [name, value] : request.queryParams) {
+        // Lengths first: no two different queries give the same key.
+        key += ' ';
+        key += std::to_string(name.size());
+        key += ':';
+        key += name;
+        key += std::to_string(value.size());
+        key += ':';
+        key += value;
+    }
+    return key;
+}
+
+} // namespace
+
 bool ApiServer::servingRequest() {
     return inRequest;
 }
@@ -626,9 +660,12 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
     // Events the handler emits are written with its transaction (the outbox): none when it fails.
     // Opened on the handler's first use of the store, and again after each RequestContext::commit().
     std::optional<Database::Transaction> transaction;
+    int opened = 0;
     auto store = [&]() -> sdk::Store& {
-        if (!transaction)
+        if (!transaction) {
             transaction.emplace(*env_.database, access, Database::Wait::Bounded);
+            ++opened;
+        }
         return transaction->store();
     };
     auto commit = [&] {
@@ -637,12 +674,37 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
             transaction.reset();
         }
     };
+    // A GET list of a signed-in user or node, asked again while the database is unchanged, gets
+    // the answer it got before (ListMemo): looked up at the version of now (one statement, no
+    // transaction), kept at the version its transaction saw first thing.
+    std::string memoKey;
+    std::optional<std::string> version;
+    const bool memoizable = memo_.enabled() && request.method == sdk::Method::Get && caller.serial != 0 &&
+                            access == Database::Access::Read;
+    if (memoizable && answersWithList(route)) {
+        memoKey = memoKeyOf(request, caller);
+        if (auto now = env_.database->dataVersion())
+            if (auto kept = memo_.find(memoKey, *now))
+                return std::move(*kept);
+    }
     sdk::Response response;
     try {
+        if (!memoKey.empty()) {
+            store();
+            version = transaction->dataVersion();
+        }
         ApiContext context(request, identity, rules, store, commit, env_.servicesOf(route.plugin), *env_.catalog,
                            serializer_);
         response = route.decl.handler(context);
         commit();
+        if (memoizable && context.listed() && response.status == 200) {
+            if (version && opened == 1)
+                memo_.keep(memoKey, *version, response);
+            else if (!version && !answersWithList(route)) {
+                std::unique_lock lock(listRoutesMutex_);
+                listRoutes_.insert(&route);
+            }
+        }
     } catch (...) {
         if (transaction)
             transaction->fail();

@@ -9,6 +9,7 @@
 #include "kernel/http/admission.h"
 #include "kernel/http/cors.h"
 #include "kernel/http/forwarded.h"
+#include "kernel/http/list_memo.h"
 #include "kernel/http/router.h"
 #include "kernel/http/serializer.h"
 #include "kernel/http/touch_throttle.h"
@@ -19,6 +20,8 @@
 #include <dq/sdk/services.h>
 #include <functional>
 #include <memory>
+#include <set>
+#include <shared_mutex>
 #include <string>
 
 namespace Poco::Net {
@@ -45,6 +48,9 @@ struct ApiEnvironment {
     /// Requests outside api_path (the event channel's /socket.io/) go here first; it returns
     /// false when the request is not its own. It may take the connection over (WebSocket).
     std::function<bool(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)> outsideApi;
+    /// `list_cache_mb`: the most the list answers kept while the database is unchanged may take
+    /// (ListMemo); 0 keeps none.
+    std::size_t listCacheBytes = 0;
 };
 
 struct ListenSettings {
@@ -90,6 +96,8 @@ private:
                            std::chrono::steady_clock::time_point deadline);
     /// The caller of a route that needs one (anonymous otherwise); throws the 401/422/400 to answer.
     ResolvedIdentity authenticate(const sdk::Request& request, const Route& route);
+    /// Whether `route` answered a GET with a list page before (then its answers may be kept).
+    bool answersWithList(const Route& route) const;
 
     ApiEnvironment env_;
     Router router_;
@@ -97,6 +105,9 @@ private:
     TouchThrottle touches_;
     /// How many requests run handler code at once (health and version pass by).
     Admission admission_;
+    ListMemo memo_;
+    mutable std::shared_mutex listRoutesMutex_;
+    std::set<const Route*> listRoutes_;
     std::atomic<std::uint64_t> requestsServed_{0};
     std::uint64_t requestsAtLastTick_ = 0;
     struct Running;

@@ -30,26 +30,45 @@ std::string keyText(const std::string& key) {
 /// Rows per IN (...) list: far below SQLite's limit on bound parameters.
 constexpr std::size_t kPrefetchChunk = 500;
 
-/// `SELECT <owner>, <other> FROM <table> WHERE <owner> IN (ids) ORDER BY <other>` in chunks, into
-/// owner -> others. The names come from the declarations (checked by the schema), never from input.
-void loadIds(sdk::Store& store, const std::string& table, const std::string& owner, const std::string& other,
-             const std::vector<sdk::Id>& ids, std::map<sdk::Id, std::vector<sdk::Id>>& into) {
-    for (auto id : ids)
-        into[id];
+/// One to-many relation of a page: `SELECT <owner>, <other> FROM <table> WHERE <owner> IN (ids)`,
+/// into owner -> others (ordered by other). The names come from the declarations (checked by the
+/// schema), never from input.
+struct IdLink {
+    std::string table, owner, other;
+    std::map<sdk::Id, std::vector<sdk::Id>>* into;
+};
+
+/// Every relation of a page in one statement per chunk of ids (UNION ALL): one round trip to the
+/// database instead of one per relation.
+void loadIds(sdk::Store& store, const std::vector<IdLink>& links, const std::vector<sdk::Id>& ids) {
+    if (links.empty())
+        return;
+    for (const auto& link : links)
+        for (auto id : ids)
+            (*link.into)[id];
     for (std::size_t start = 0; start < ids.size(); start += kPrefetchChunk) {
         auto end = std::min(ids.size(), start + kPrefetchChunk);
         std::string marks;
-        std::vector<sdk::Value> params;
+        std::vector<sdk::Value> chunk;
         for (auto i = start; i < end; ++i) {
             marks += marks.empty() ? "?" : ", ?";
-            params.emplace_back(static_cast<Poco::Int64>(ids[i]));
+            chunk.emplace_back(static_cast<Poco::Int64>(ids[i]));
         }
-        auto rows = store.query("SELECT " + sql::quote(owner) + ", " + sql::quote(other) + " FROM " +
-                                    sql::quote(table) + " WHERE " + sql::quote(owner) + " IN (" + marks +
-                                    ") ORDER BY " + sql::quote(other),
-                                params);
-        for (const auto& row : rows.rows)
-            into[row[0].convert<Poco::Int64>()].push_back(row[1].convert<Poco::Int64>());
+        std::string text;
+        std::vector<sdk::Value> params;
+        for (std::size_t i = 0; i < links.size(); ++i) {
+            const auto& link = links[i];
+            text += i ? " UNION ALL SELECT " : "SELECT ";
+            text += std::to_string(i) + ", " + sql::quote(link.owner) + ", " + sql::quote(link.other) + " FROM " +
+                    sql::quote(link.table) + " WHERE " + sql::quote(link.owner) + " IN (" + marks + ")";
+            params.insert(params.end(), chunk.begin(), chunk.end());
+        }
+        text += " ORDER BY 1, 3";
+        auto rows = store.query(text, params);
+        for (const auto& row : rows.rows) {
+            const auto& link = links.at(static_cast<std::size_t>(row[0].convert<Poco::Int64>()));
+            (*link.into)[row[1].convert<Poco::Int64>()].push_back(row[2].convert<Poco::Int64>());
+        }
     }
 }
 
@@ -155,16 +174,18 @@ Serializer::Prefetched Serializer::prefetch(sdk::Store& store, const std::string
     ids.reserve(records.size());
     for (const auto& record : records)
         ids.push_back(record.id);
+    std::vector<IdLink> links;
     for (const auto& r : s.relations) {
         const auto& rel = r.view;
         if (rel.kind == RelationView::Kind::ToOne)
             continue;
-        auto& into = prefetched.relations[{model, rel.name}];
+        auto* into = &prefetched.relations[{model, rel.name}];
         if (rel.kind == RelationView::Kind::ToMany)
-            loadIds(store, rel.target, rel.column, "id", ids, into);
+            links.push_back({rel.target, rel.column, "id", into});
         else
-            loadIds(store, rel.table, rel.ownColumn, rel.otherColumn, ids, into);
+            links.push_back({rel.table, rel.ownColumn, rel.otherColumn, into});
     }
+    loadIds(store, links, ids);
     if (!s.pageDecorators.empty()) {
         std::vector<Poco::JSON::Object::Ptr> owned;
         std::vector<Poco::JSON::Object*> jsons;

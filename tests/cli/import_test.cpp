@@ -131,7 +131,7 @@ TEST_P(ImportNextToServer, ServerKeepsWritingWhileTheImportHashes) {
 
 TEST_P(ImportNextToServer, KillNineLeavesAllOrNothingAndTheServerStarts) {
     auto& s = server();
-    constexpr int kOrganizations = 20, kUsersEach = 100;
+    constexpr int kOrganizations = 20, kUsersEach = 200;
     auto file = writeImportFile(s.dataDir(), kOrganizations, kUsersEach);
     std::mt19937 random(std::random_device{}());
     // Each round kills the import at a random moment of its write transaction (or, when that is
@@ -148,7 +148,8 @@ TEST_P(ImportNextToServer, KillNineLeavesAllOrNothingAndTheServerStarts) {
             if (!writing)
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        auto delay = std::uniform_int_distribution<int>(0, 150)(random);
+        // Well within the write transaction (4,000 users take a few hundred milliseconds to write).
+        auto delay = std::uniform_int_distribution<int>(0, 60)(random);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay));
         ::kill(pid, SIGKILL);
         int code = waitFor(pid);

@@ -45,6 +45,25 @@ TEST(TokenService, ExpiredTokenIsUnauthorized) {
     EXPECT_THROW(tokens.verify(token), dq::sdk::Unauthorized);
 }
 
+TEST(TokenService, TokenVerifiedBeforeIsStillRefusedOnceExpired) {
+    TokenService tokens({"secret", 1, 7200});
+    auto token = tokens.issue(ClientKind::User, 1, {}, 0).accessToken;
+    EXPECT_EQ(tokens.verify(token).clientType, "user");
+    EXPECT_EQ(tokens.verify(token).clientType, "user"); // recognised by its text
+    Poco::Thread::sleep(2100);
+    EXPECT_THROW(tokens.verify(token), dq::sdk::Unauthorized);
+}
+
+TEST(TokenService, RecognisedTokenTextMustMatchExactly) {
+    TokenService tokens({"secret", 3600, 7200});
+    auto token = tokens.issue(ClientKind::User, 1, {}, 0).accessToken;
+    tokens.verify(token);
+    auto tampered = token;
+    tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+    EXPECT_THROW(tokens.verify(tampered), dq::sdk::Unprocessable);
+    EXPECT_THROW(tokens.verify(token + "x"), dq::sdk::Unprocessable);
+}
+
 TEST(TokenService, ForeignSignatureAndGarbageAreUnprocessable) {
     TokenService ours({"ours", 3600, 7200});
     TokenService theirs({"theirs", 3600, 7200});

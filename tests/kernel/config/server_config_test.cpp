@@ -684,3 +684,15 @@ TEST(ServerConfig, IdentityCacheBound) {
               "server.yaml: application.identity_cache_ms: expected an integer 0-60000 (milliseconds; 0: no "
               "cache), got -1");
 }
+
+TEST(ServerConfig, ListCacheSize) {
+    EXPECT_EQ(parseApplication("").listCacheMb, 16);
+    EXPECT_EQ(parseApplication("  list_cache_mb: 0\n").listCacheMb, 0);
+    EXPECT_EQ(parseApplication("  list_cache_mb: 64\n").listCacheMb, 64);
+    EXPECT_EQ(problemOfApplication("  list_cache_mb: 18446744073709551616\n"),
+              "server.yaml: application.list_cache_mb: expected an integer 0-4096 (megabytes; 0: keep no list "
+              "answers), got 18446744073709551616");
+    EXPECT_EQ(problemOfApplication("  list_cache_mb: lots\n"),
+              "server.yaml: application.list_cache_mb: expected an integer 0-4096 (megabytes; 0: keep no list "
+              "answers), got \"lots\"");
+}

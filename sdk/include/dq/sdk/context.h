@@ -63,6 +63,9 @@ public:
     /// A paginated list response of `model`: applies `base` (the caller's scope), the filters
     /// declared for the model (its own and those other plugins add), `page`/`per_page`/`sort`/
     /// `include=metadata`, and the `total-count` / `Link` headers. `render` defaults to serialize().
+    /// A GET route that answers with a list may be answered from memory, without calling its
+    /// handler, while the database is unchanged (the kernel's `list_cache_mb`): such a handler must
+    /// answer from the database, the caller and the request alone (no clock, no other service).
     virtual Response list(const std::string& model, Query base, const Render& render = nullptr) = 0;
 
     /// "/api/organization/3": a link path under the configured api_path.
