@@ -275,6 +275,11 @@ try:
         after = ", ".join(f"{rss}/{anon} kB after {t} s" for t, (rss, anon) in sorted(rss_samples.items()))
         print(f"== server alive; memory as RSS/anonymous: {rss_before}/{anon_before} kB before the load, "
               f"{rss_peak}/{anon_peak} kB at most during it, {rss_end}/{anon_end} kB at its end; {after}")
+        settled_rss, settled_anon = rss_samples[max(rss_samples)] if rss_samples else (rss_end, anon_end)
+        print(f"== memory (kB)        {'before':>8} {'end':>8} {'settled':>8} {'target':>8}")
+        print(f"   RSS                {rss_before:>8} {rss_end:>8} {settled_rss:>8} {int(rss_before * (1 + RSS_MARGIN)):>8}")
+        print(f"   anonymous          {anon_before:>8} {anon_end:>8} {settled_anon:>8} {anon_target:>8}  "
+              f"(settled: {max(rss_samples) if rss_samples else 0} s after the load)")
         print(f"== memory target: anonymous memory back to {anon_target} kB (before + {RSS_MARGIN:.0%}) within "
               f"{SETTLE_SECONDS} s: " + (f"reached after {returned_after} s" if returned_after is not None
                                          else "NOT reached"))

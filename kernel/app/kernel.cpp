@@ -183,6 +183,10 @@ Kernel::Kernel(ServerConfig config, std::string dataFolder)
     caller.servingRequest = [] { return ApiServer::servingRequest(); };
     caller.holdsSession = [] { return Database::sessionHeldOnThisThread(); };
     caller.deadline = [] { return Database::Deadline::current(); };
+    caller.whileWaiting = [](const std::function<void()>& wait) {
+        Admission::Away away;
+        wait();
+    };
     passwords_ = std::make_unique<PasswordHasher>(
         config_.bcryptRounds, PasswordHasher::Limits{config_.hashThreads, config_.hashQueue}, caller);
 }
@@ -409,6 +413,7 @@ void Kernel::serve() {
     env.apiPath = config_.apiPath;
     env.maxBodyBytes = config_.maxBodyBytes;
     env.cors = cors;
+    env.proxies = TrustedProxies(config_.trustedProxies);
     env.listCacheBytes = static_cast<std::size_t>(config_.listCacheMb) * 1024 * 1024;
     env.servicesOf = [this](const std::string& plugin) -> sdk::Services& { return servicesOf(plugin); };
 

@@ -18,6 +18,9 @@ namespace {
 
 /// The longest a request without a deadline of its own may expect to wait for its hash.
 constexpr std::chrono::microseconds kLongestWait = std::chrono::seconds(4);
+/// What a request needs after its hash (counting the attempt, issuing the token): a hash that
+/// would end later than this before the deadline is wasted work, since the answer is a 503 anyway.
+constexpr std::chrono::microseconds kAfterHash = std::chrono::milliseconds(500);
 
 } // namespace
 
@@ -87,7 +90,8 @@ void PasswordHasher::onPool(std::function<void()> work) {
         auto wait = averageHash_ * static_cast<long>(queue_.size() + busy_) / static_cast<long>(threadCount_);
         // A request waits as long as its budget allows: refusing earlier only makes it come back.
         auto longest = deadline ? std::chrono::duration_cast<std::chrono::microseconds>(
-                                      *deadline - std::chrono::steady_clock::now())
+                                      *deadline - std::chrono::steady_clock::now()) -
+                                      kAfterHash
                                 : kLongestWait;
         // With a thread free it starts at once: the estimate of a past burst must not keep it out.
         const bool threadFree = queue_.size() + busy_ < threadCount_;
@@ -100,8 +104,15 @@ void PasswordHasher::onPool(std::function<void()> work) {
         queue_.push_back(job);
     }
     wake_.notify_one();
+    bool late = false;
+    caller_.whileWaiting([&] {
+        if (deadline)
+            late = done.wait_until(*deadline) == std::future_status::timeout;
+        else
+            done.wait();
+    });
     // Hashes slowed down more than expected (a loaded machine): the request answers in time anyway.
-    if (deadline && done.wait_until(*deadline) == std::future_status::timeout) {
+    if (late) {
         // Not started yet: taken out, so that nobody hashes for an answer nobody waits for, and the
         // wait estimated for the next requests counts only the hashes still wanted.
         {

@@ -33,6 +33,11 @@ struct PasswordHashingCaller {
     std::function<std::optional<std::chrono::steady_clock::time_point>()> deadline = [] {
         return std::optional<std::chrono::steady_clock::time_point>();
     };
+    /// Runs `wait`, the wait for the hash to be done: the server lets another request use the CPU
+    /// meanwhile (see Admission::Away).
+    std::function<void(const std::function<void()>& wait)> whileWaiting = [](const std::function<void()>& wait) {
+        wait();
+    };
 };
 
 class PasswordHasher : public sdk::Passwords {

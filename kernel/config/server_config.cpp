@@ -34,6 +34,7 @@ const std::vector<std::string> kEnvironmentKeys = {"description",
                                                    "event_retention_minutes",
                                                    "presence_timeout_seconds",
                                                    "cors_allowed_origins",
+                                                   "trusted_proxies",
                                                    "swagger_ui_folder",
                                                    "identity_cache_ms",
                                                    "list_cache_mb",
@@ -389,6 +390,39 @@ void readCorsOrigins(Checker& check, const YAML::Node& node, const std::string& 
     config.corsAllowedOrigins = origins;
 }
 
+/// "10.0.0.0/8", "fd00::/8" or a single address.
+bool isAddressOrNetwork(const std::string& text) {
+    auto slash = text.find('/');
+    if (!isIpAddress(text.substr(0, slash)))
+        return false;
+    if (slash == std::string::npos)
+        return true;
+    const int bits = text.find(':') == std::string::npos ? 32 : 128;
+    const auto prefix = text.substr(slash + 1);
+    return !prefix.empty() && prefix.size() <= 3 && prefix.find_first_not_of("0123456789") == std::string::npos &&
+           std::stoi(prefix) <= bits;
+}
+
+void readTrustedProxies(Checker& check, const YAML::Node& node, const std::string& path,
+                        ServerConfig& config) {
+    if (absent(node))
+        return;
+    if (!node.IsSequence()) {
+        check.problem(path, "a list of addresses or networks such as [127.0.0.1, 10.0.0.0/8]", node);
+        return;
+    }
+    std::vector<std::string> proxies;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node item = node[i];
+        if (item.IsScalar() && isAddressOrNetwork(item.Scalar()))
+            proxies.push_back(item.Scalar());
+        else
+            check.problem(path + "[" + std::to_string(i) + "]",
+                          "an IPv4 or IPv6 address, or a network such as 10.0.0.0/8", item);
+    }
+    config.trustedProxies = proxies;
+}
+
 void readEnvironment(Checker& check, const YAML::Node& env, const std::string& prefix, ServerConfig& config) {
     check.unknownKeys(env, prefix, kEnvironmentKeys);
     const auto at = [&](const std::string& key) { return prefix + "." + key; };
@@ -498,6 +532,7 @@ void readEnvironment(Checker& check, const YAML::Node& env, const std::string& p
                                "an integer 3-86400 (seconds)"))
         config.presenceTimeoutSeconds = static_cast<int>(*v);
     readCorsOrigins(check, env["cors_allowed_origins"], at("cors_allowed_origins"), config);
+    readTrustedProxies(check, env["trusted_proxies"], at("trusted_proxies"), config);
     if (auto v = check.text(env["swagger_ui_folder"], at("swagger_ui_folder"), "a folder")) {
         if (v->empty())
             check.problem(at("swagger_ui_folder"), "a folder", env["swagger_ui_folder"]);

@@ -61,6 +61,9 @@ struct ServerConfig {
     int presenceTimeoutSeconds = 60;
     /// `cors_allowed_origins`: the origins browsers may call the API from; "*" for any.
     std::vector<std::string> corsAllowedOrigins = {"*"};
+    /// `trusted_proxies`: addresses and networks of reverse proxies whose X-Forwarded-For names the
+    /// client (per-client throttles then count each client, not the proxy); none by default.
+    std::vector<std::string> trustedProxies;
     /// `swagger_ui_folder`: Swagger UI's files for /apidocs/; by default where Debian's
     /// python3-flasgger installs them.
     std::string swaggerUiFolder = "/usr/lib/python3/dist-packages/flasgger/ui3/static";

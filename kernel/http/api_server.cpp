@@ -263,6 +263,7 @@ public:
             return;
         Poco::Stopwatch watch;
         watch.start();
+        Admission::lowerThisWorkerThread();
         sdk::Response response;
         sdk::Request request;
         try {
@@ -295,7 +296,7 @@ public:
         } catch (const Poco::Exception&) {
             // The client went away; nothing to answer.
         }
-        accessLog().information("%s %s %s %d %z %Ldms", httpRequest.clientAddress().host().toString(),
+        accessLog().information("%s %s %s %d %z %Ldms", request.clientAddress.empty() ? httpRequest.clientAddress().host().toString() : request.clientAddress,
                                 httpRequest.getMethod(), httpRequest.getURI(), response.status, body.size(),
                                 static_cast<Poco::Int64>(watch.elapsed() / 1000));
     }
@@ -307,12 +308,16 @@ private:
         request.fullPath = uri.getPath();
         for (const auto& [key, value] : uri.getQueryParameters())
             request.queryParams.emplace(key, value);
+        std::string forwardedFor;
         for (const auto& [name, value] : http) {
             std::string lower = Poco::toLower(name);
             request.headers[lower] = value;
+            // Several X-Forwarded-For lines are one list, in order.
+            if (lower == "x-forwarded-for")
+                forwardedFor += (forwardedFor.empty() ? "" : ",") + value;
         }
         request.contentType = http.getContentType();
-        request.clientAddress = http.clientAddress().host().toString();
+        request.clientAddress = api_.env_.proxies.clientOf(http.clientAddress().host().toString(), forwardedFor);
 
         if (http.getMethod() == "OPTIONS") {
             // A CORS preflight: answered with the policy's headers, set for every answer.
@@ -488,6 +493,16 @@ void ApiServer::releaseMemoryWhenIdle() {
     if (!quiet || !running_)
         return;
     running_->pool->collect();
+    // The pooled SQLite connection kept open holds a page cache of up to 1 MB, filled by the burst:
+    // hand it back too (it refills from the file, which the OS caches anyway).
+    if (env_.database && env_.database->dialect() == "sqlite") {
+        try {
+            env_.database->transaction([](sdk::Store& store) { store.execute("PRAGMA shrink_memory", {}); },
+                                       Database::Access::Read, Database::Wait::Bounded);
+        } catch (const std::exception& e) {
+            serverLog().debug("shrinking the database's page cache: %s", std::string(e.what()));
+        }
+    }
     memo_.clear();
     ::malloc_trim(0);
 }
@@ -513,8 +528,17 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
         return r;
     }
     request.pathParams = match->params;
+    // What a request may spend waiting (for its turn, sessions, locks, a password hash), all waits
+    // together, so that it is answered within about five seconds however busy the server is.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
     try {
-        return dispatch(request, *match->route);
+        // Health and version pass by the gate: a load balancer must see a busy server as alive.
+        if (request.method == sdk::Method::Get && (request.path == "/health" || request.path == "/version"))
+            return dispatch(request, *match->route, deadline);
+        Admission::Pass pass(admission_, deadline);
+        if (!pass)
+            return errorResponse(503, "The server is busy at the moment; please try again in a few seconds.");
+        return dispatch(request, *match->route, deadline);
     } catch (const sdk::HttpError& e) {
         return errorResponse(e.status(), e.what(), e.errors());
     } catch (const DatabaseBusy& e) {
@@ -603,14 +627,13 @@ bool ApiServer::servingRequest() {
     return inRequest;
 }
 
-sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route) {
+sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
+                                  std::chrono::steady_clock::time_point until) {
     struct Serving {
         Serving() { inRequest = true; }
         ~Serving() { inRequest = false; }
     } serving;
-    // What a request may spend waiting (for sessions, locks, a password hash), all waits together,
-    // so that it is answered within about five seconds however busy the server is.
-    Database::Deadline deadline(std::chrono::steady_clock::now() + std::chrono::seconds(4));
+    Database::Deadline deadline(until);
     auto access = request.method == sdk::Method::Get || route.decl.readOnly ? Database::Access::Read
                                                                             : Database::Access::Write;
     const auto caller = authenticate(request, route);

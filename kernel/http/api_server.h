@@ -6,13 +6,16 @@
 #include "kernel/auth/token_service.h"
 #include "kernel/catalog/catalog.h"
 #include "kernel/db/database.h"
+#include "kernel/http/admission.h"
 #include "kernel/http/cors.h"
+#include "kernel/http/forwarded.h"
 #include "kernel/http/list_memo.h"
 #include "kernel/http/router.h"
 #include "kernel/http/serializer.h"
 #include "kernel/http/touch_throttle.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <dq/sdk/services.h>
 #include <functional>
@@ -40,6 +43,8 @@ struct ApiEnvironment {
     std::size_t maxBodyBytes = 1024 * 1024;
     /// Which origins browsers may call the API from (`cors_allowed_origins`).
     CorsPolicy cors;
+    /// Reverse proxies whose X-Forwarded-For names the client (`trusted_proxies`).
+    TrustedProxies proxies;
     /// Requests outside api_path (the event channel's /socket.io/) go here first; it returns
     /// false when the request is not its own. It may take the connection over (WebSocket).
     std::function<bool(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)> outsideApi;
@@ -86,7 +91,9 @@ private:
     class Connection;
     class ConnectionFactory;
     class FastLane;
-    sdk::Response dispatch(sdk::Request& request, const Route& route);
+    /// Runs the route's handler; `deadline`: what its waits (sessions, locks, hashing) may use.
+    sdk::Response dispatch(sdk::Request& request, const Route& route,
+                           std::chrono::steady_clock::time_point deadline);
     /// The caller of a route that needs one (anonymous otherwise); throws the 401/422/400 to answer.
     ResolvedIdentity authenticate(const sdk::Request& request, const Route& route);
     /// Whether `route` answered a GET with a list page before (then its answers may be kept).
@@ -96,6 +103,8 @@ private:
     Router router_;
     Serializer serializer_;
     TouchThrottle touches_;
+    /// How many requests run handler code at once (health and version pass by).
+    Admission admission_;
     ListMemo memo_;
     mutable std::shared_mutex listRoutesMutex_;
     std::set<const Route*> listRoutes_;

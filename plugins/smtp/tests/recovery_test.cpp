@@ -286,6 +286,41 @@ TEST_P(PasswordRecovery, RequestsPerClientAreThrottledAcrossServerProcessesAndWi
     EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("nobody")}})).status, 200);
 }
 
+// Behind a reverse proxy every request comes from the proxy's address: the per-client throttle
+// counts the client X-Forwarded-For names, but only when the proxy is trusted (`trusted_proxies`).
+namespace {
+
+HttpResult lostVia(TestServer& s, const std::string& forwardedFor) {
+    return s.request("POST", "/recover/lost", R"({"username": "nobody"})", "", {{"X-Forwarded-For", forwardedFor}});
+}
+
+} // namespace
+
+TEST_P(PasswordRecovery, ForwardedForFromAPeerNotTrustedIsIgnored) {
+    // Another proxy is trusted, not this client (loopback).
+    auto& s = start("  trusted_proxies: [192.0.2.1, 10.0.0.0/8]\n");
+    // Each request claims another address: all are the one client all the same.
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(lostVia(s, "203.0.113." + std::to_string(i + 1)).status, 200) << i;
+    auto spoofed = lostVia(s, "198.51.100.99");
+    EXPECT_EQ(spoofed.status, 429) << spoofed.body;
+}
+
+TEST_P(PasswordRecovery, ForwardedForFromATrustedProxySeparatesClients) {
+    auto& s = start("  trusted_proxies: [127.0.0.1]\n");
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(lostVia(s, "203.0.113.7").status, 200) << i;
+    EXPECT_EQ(lostVia(s, "203.0.113.7").status, 429);
+    // A client that writes a header of its own: the proxy appends the address it saw, and that one,
+    // the right-most not trusted, is the client.
+    EXPECT_EQ(lostVia(s, "198.51.100.1, 203.0.113.7").status, 429);
+    // Another client behind the same proxy has a count of its own.
+    EXPECT_EQ(lostVia(s, "203.0.113.8").status, 200);
+    // The proxy itself, without the header, is a client too (and so is a trusted hop named in it).
+    EXPECT_EQ(s.post("/recover/lost", json({{"username", std::string("nobody")}})).status, 200);
+    EXPECT_EQ(lostVia(s, "203.0.113.9, 127.0.0.1").status, 200);
+}
+
 DQ_ON_BOTH_DATABASES(PasswordRecovery);
 
 // Recovery of a lost second factor (vantage6 /recover/2fa/lost, /recover/2fa/reset), with 2FA on.

@@ -96,6 +96,25 @@ TEST(PasswordHasher, FreeThreadTakesARequestWhateverPastHashesTook) {
     EXPECT_TRUE(hasher.verify("x", PasswordHasher::hashNow("x", 4)));
 }
 
+TEST(PasswordHasher, TheWaitForAHashRunsInsideWhileWaiting) {
+    // The server lends the request's CPU turn (Admission::Away) for exactly that wait.
+    auto caller = requestCaller();
+    std::atomic<int> waits{0};
+    std::atomic<bool> inside{false};
+    caller.whileWaiting = [&](const std::function<void()>& wait) {
+        ++waits;
+        inside = true;
+        wait();
+        inside = false;
+    };
+    PasswordHasher hasher(4, {1, 0}, caller);
+    const auto hash = PasswordHasher::hashNow("x", 4);
+    EXPECT_TRUE(hasher.verify("x", hash));
+    EXPECT_FALSE(hasher.verify("y", hash));
+    EXPECT_EQ(waits.load(), 2);
+    EXPECT_FALSE(inside.load());
+}
+
 TEST(PasswordHasher, OtherCallersWaitForRoomInsteadOfFailing) {
     PasswordHasher hasher(4, {1, 1});
     std::vector<std::thread> threads;

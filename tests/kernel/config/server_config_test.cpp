@@ -650,6 +650,27 @@ TEST(ServerConfig, RefusesAnOriginWithAPathOrWithoutAScheme) {
               "\"https://ui.example.org\"");
 }
 
+TEST(ServerConfig, TrustsNoProxyByDefaultAndReadsAddressesAndNetworks) {
+    EXPECT_TRUE(parseApplication("").trustedProxies.empty());
+    EXPECT_EQ(parseApplication("  trusted_proxies: [127.0.0.1, 10.0.0.0/8, '::1', 'fd00::/8']\n").trustedProxies,
+              (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"}));
+}
+
+TEST(ServerConfig, RefusesAProxyThatIsNoAddressOrNetwork) {
+    EXPECT_EQ(problemOfApplication("  trusted_proxies: [127.0.0.1, proxy.example.org]\n"),
+              "server.yaml: application.trusted_proxies[1]: expected an IPv4 or IPv6 address, or a network "
+              "such as 10.0.0.0/8, got \"proxy.example.org\"");
+    EXPECT_EQ(problemOfApplication("  trusted_proxies: [10.0.0.0/33]\n"),
+              "server.yaml: application.trusted_proxies[0]: expected an IPv4 or IPv6 address, or a network "
+              "such as 10.0.0.0/8, got \"10.0.0.0/33\"");
+    EXPECT_EQ(problemOfApplication("  trusted_proxies: [10.0.0.0/-1]\n"),
+              "server.yaml: application.trusted_proxies[0]: expected an IPv4 or IPv6 address, or a network "
+              "such as 10.0.0.0/8, got \"10.0.0.0/-1\"");
+    EXPECT_EQ(problemOfApplication("  trusted_proxies: 127.0.0.1\n"),
+              "server.yaml: application.trusted_proxies: expected a list of addresses or networks such as "
+              "[127.0.0.1, 10.0.0.0/8], got \"127.0.0.1\"");
+}
+
 } // namespace
 
 TEST(ServerConfig, IdentityCacheBound) {
