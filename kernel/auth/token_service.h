@@ -50,8 +50,9 @@ private:
         std::optional<std::int64_t> notBefore, expires;
     };
     /// Tokens are used again and again (a client sends its token with every request); parsing and
-    /// checking one is a tenth of a list request's time.
-    static constexpr std::size_t kVerifiedKept = 4096;
+    /// checking one is a tenth of a list request's time. About 2 kB each: a thousand is plenty for
+    /// the clients of one busy moment, and 10,000 would weigh on an idle server's memory.
+    static constexpr std::size_t kVerifiedKept = 1024;
     mutable std::mutex verifiedMutex_;
     mutable std::unordered_map<std::string, std::shared_ptr<const Verified>> verified_;
     /// Throws as verify() does when the token is not (or no longer) valid at this moment.
