@@ -64,13 +64,7 @@ void PasswordHasher::serve() {
             ++busy_;
         }
         room_.notify_one();
-        auto started = std::chrono::steady_clock::now();
-        (*work)();
-        auto took =
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-        std::lock_guard lock(mutex_);
-        --busy_;
-        averageHash_ = averageHash_.count() == 0 ? took : (averageHash_ * 7 + took) / 8;
+        (*work)(); // counts itself done (see onPool)
     }
 }
 
@@ -81,7 +75,23 @@ void PasswordHasher::onPool(std::function<void()> work) {
                                "RequestContext::commit(), then hash (or hash before the first read)");
     const auto deadline = request ? caller_.deadline() : std::nullopt;
     // Shared with the queue: a request that stops waiting leaves a started job behind safely.
-    auto job = std::make_shared<std::packaged_task<void()>>(std::move(work));
+    auto job = std::make_shared<std::packaged_task<void()>>([this, work = std::move(work)] {
+        // The thread counts as free again before the caller hears the result: the caller's next
+        // hash must find it free, not busy with the one just delivered.
+        struct Done {
+            PasswordHasher& hasher;
+            std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+            ~Done() {
+                auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                                  started);
+                std::lock_guard lock(hasher.mutex_);
+                --hasher.busy_;
+                hasher.averageHash_ =
+                    hasher.averageHash_.count() == 0 ? took : (hasher.averageHash_ * 7 + took) / 8;
+            }
+        } done{*this};
+        work();
+    });
     auto done = job->get_future();
     {
         std::unique_lock lock(mutex_);
