@@ -539,6 +539,9 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
         // Health and version pass by the gate: a load balancer must see a busy server as alive.
         if (request.method == sdk::Method::Get && (request.path == "/health" || request.path == "/version"))
             return dispatch(request, *match->route, deadline);
+        // Kept answers cost less than waiting for a turn at the gate would.
+        if (auto kept = keptAnswer(request, *match->route, deadline))
+            return std::move(*kept);
         Admission::Pass pass(admission_, deadline);
         if (!pass)
             return errorResponse(503, "The server is busy at the moment; please try again in a few seconds.");
@@ -627,6 +630,43 @@ std::string memoKeyOf(const sdk::Request& request, const ResolvedIdentity& calle
 
 } // namespace
 
+void ApiServer::touchIfDue(const sdk::Identity& identity) {
+    if (!(identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) ||
+        !touches_.due(*identity.kind, identity.id))
+        return;
+    auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
+        identity.is(sdk::ClientKind::User) ? sdk::kUserIdentityService : sdk::kNodeIdentityService));
+    try {
+        env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); },
+                                   Database::Access::Write, Database::Wait::Bounded);
+    } catch (const DatabaseBusy&) {
+        // `last_seen` can wait for the next request; the request itself need not.
+    }
+}
+
+std::optional<sdk::Response> ApiServer::keptAnswer(const sdk::Request& request, const Route& route,
+                                                   std::chrono::steady_clock::time_point until) {
+    if (!memo_.enabled() || request.method != sdk::Method::Get || !route.usesDatabase || route.decl.readOnly ||
+        !answersWithList(route))
+        return std::nullopt;
+    try {
+        Database::Deadline deadline(until);
+        const auto caller = authenticate(request, route);
+        if (caller.serial == 0)
+            return std::nullopt;
+        auto now = env_.database->dataVersion();
+        if (!now)
+            return std::nullopt;
+        auto kept = memo_.find(memoKeyOf(request, caller), *now);
+        if (kept)
+            touchIfDue(caller.identity);
+        return kept;
+    } catch (const std::exception&) {
+        // Whatever went wrong, the request's own path says it properly.
+        return std::nullopt;
+    }
+}
+
 bool ApiServer::servingRequest() {
     return inRequest;
 }
@@ -643,17 +683,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
     const auto caller = authenticate(request, route);
     const auto& identity = caller.identity;
     const auto& rules = caller.rules;
-    if ((identity.is(sdk::ClientKind::User) || identity.is(sdk::ClientKind::Node)) &&
-        touches_.due(*identity.kind, identity.id)) {
-        auto provider = std::static_pointer_cast<sdk::IdentityProvider>(env_.catalog->service(
-            identity.is(sdk::ClientKind::User) ? sdk::kUserIdentityService : sdk::kNodeIdentityService));
-        try {
-            env_.database->transaction([&](sdk::Store& store) { provider->touch(store, identity.id); },
-                                       Database::Access::Write, Database::Wait::Bounded);
-        } catch (const DatabaseBusy&) {
-            // `last_seen` can wait for the next request; the request itself need not.
-        }
-    }
+    touchIfDue(identity);
     if (!route.usesDatabase) {
         NoDatabase store;
         ApiContext context(
@@ -678,19 +708,14 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
             transaction.reset();
         }
     };
-    // A GET list of a signed-in user or node, asked again while the database is unchanged, gets
-    // the answer it got before (ListMemo): looked up at the version of now (one statement, no
-    // transaction), kept at the version its transaction saw first thing.
+    // A GET list of a signed-in user or node is kept (ListMemo) at the version its transaction saw
+    // first thing; keptAnswer() answers it again while the database is unchanged.
     std::string memoKey;
     std::optional<std::string> version;
     const bool memoizable = memo_.enabled() && request.method == sdk::Method::Get && caller.serial != 0 &&
                             access == Database::Access::Read;
-    if (memoizable && answersWithList(route)) {
+    if (memoizable && answersWithList(route))
         memoKey = memoKeyOf(request, caller);
-        if (auto now = env_.database->dataVersion())
-            if (auto kept = memo_.find(memoKey, *now))
-                return std::move(*kept);
-    }
     sdk::Response response;
     try {
         if (!memoKey.empty()) {

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <dq/sdk/services.h>
 #include <functional>
@@ -96,6 +97,12 @@ private:
                            std::chrono::steady_clock::time_point deadline);
     /// The caller of a route that needs one (anonymous otherwise); throws the 401/422/400 to answer.
     ResolvedIdentity authenticate(const sdk::Request& request, const Route& route);
+    /// A GET list's answer kept in the memo for this caller and the database as it is now; nullopt
+    /// when there is none (then the request takes the gate and dispatch()).
+    std::optional<sdk::Response> keptAnswer(const sdk::Request& request, const Route& route,
+                                            std::chrono::steady_clock::time_point until);
+    /// Records that a user or node was seen (`last_seen`), at most once a minute each.
+    void touchIfDue(const sdk::Identity& identity);
     /// Whether `route` answered a GET with a list page before (then its answers may be kept).
     bool answersWithList(const Route& route) const;
 
