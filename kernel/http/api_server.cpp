@@ -598,9 +598,21 @@ ResolvedIdentity ApiServer::authenticate(const sdk::Request& request, const Rout
     return resolved;
 }
 
-bool ApiServer::answersWithList(const Route& route) const {
+bool ApiServer::memoizes(const sdk::Request& request, const Route& route) const {
+    if (!memo_.enabled() || request.method != sdk::Method::Get || !route.usesDatabase)
+        return false;
     std::shared_lock lock(listRoutesMutex_);
     return listRoutes_.count(&route) > 0;
+}
+
+void ApiServer::learnListRoute(const Route& route) {
+    {
+        std::shared_lock lock(listRoutesMutex_);
+        if (listRoutes_.count(&route))
+            return;
+    }
+    std::unique_lock lock(listRoutesMutex_);
+    listRoutes_.insert(&route);
 }
 
 namespace {
@@ -646,8 +658,7 @@ void ApiServer::touchIfDue(const sdk::Identity& identity) {
 
 std::optional<sdk::Response> ApiServer::keptAnswer(const sdk::Request& request, const Route& route,
                                                    std::chrono::steady_clock::time_point until) {
-    if (!memo_.enabled() || request.method != sdk::Method::Get || !route.usesDatabase || route.decl.readOnly ||
-        !answersWithList(route))
+    if (!memoizes(request, route))
         return std::nullopt;
     try {
         Database::Deadline deadline(until);
@@ -712,9 +723,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
     // first thing; keptAnswer() answers it again while the database is unchanged.
     std::string memoKey;
     std::optional<std::string> version;
-    const bool memoizable = memo_.enabled() && request.method == sdk::Method::Get && caller.serial != 0 &&
-                            access == Database::Access::Read;
-    if (memoizable && answersWithList(route))
+    if (caller.serial != 0 && memoizes(request, route))
         memoKey = memoKeyOf(request, caller);
     sdk::Response response;
     try {
@@ -726,13 +735,10 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
                            serializer_);
         response = route.decl.handler(context);
         commit();
-        if (memoizable && context.listed() && response.status == 200) {
+        if (memo_.enabled() && request.method == sdk::Method::Get && context.listed() && response.status == 200) {
+            learnListRoute(route);
             if (version && opened == 1)
                 memo_.keep(memoKey, *version, response);
-            else if (!version && !answersWithList(route)) {
-                std::unique_lock lock(listRoutesMutex_);
-                listRoutes_.insert(&route);
-            }
         }
     } catch (...) {
         if (transaction)

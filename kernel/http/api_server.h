@@ -103,8 +103,10 @@ private:
                                             std::chrono::steady_clock::time_point until);
     /// Records that a user or node was seen (`last_seen`), at most once a minute each.
     void touchIfDue(const sdk::Identity& identity);
-    /// Whether `route` answered a GET with a list page before (then its answers may be kept).
-    bool answersWithList(const Route& route) const;
+    /// Whether a GET of `route` may be answered from and kept in the memo: the route answered a
+    /// GET with a list page before (learnListRoute).
+    bool memoizes(const sdk::Request& request, const Route& route) const;
+    void learnListRoute(const Route& route);
 
     ApiEnvironment env_;
     Router router_;
