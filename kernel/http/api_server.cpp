@@ -3,6 +3,7 @@
 #include "kernel/http/api_server.h"
 
 #include "kernel/http/api_context.h"
+#include "kernel/http/content_encoding.h"
 #include "kernel/http/json_text.h"
 
 #include <Poco/JSON/Parser.h>
@@ -64,10 +65,13 @@ std::string joinMethods(const std::vector<std::string>& methods) {
     return out;
 }
 
-/// The response's body as text: RawJson as it is, objects and arrays condensed into `rendered`.
+/// The response's body as text: RawJson and kept bodies as they are, objects and arrays condensed
+/// into `rendered`.
 const std::string& bodyText(const sdk::Response& response, std::string& rendered) {
     if (response.body.type() == typeid(sdk::RawJson))
         return response.body.extract<sdk::RawJson>().text;
+    if (const auto* kept = keptBodyOf(response))
+        return kept->json();
     if (!response.body.isEmpty())
         appendJson(rendered, response.body);
     return rendered;
@@ -285,7 +289,19 @@ public:
             httpResponse.set(name, value);
         for (const auto& [name, value] : response.headers)
             httpResponse.set(name, value);
-        httpResponse.setContentLength(static_cast<std::streamsize>(body.size()));
+        const std::string* payload = &body;
+        std::string compressed;
+        if (body.size() >= kCompressFrom) {
+            httpResponse.set("Vary", "Accept-Encoding");
+            if (acceptsGzip(httpRequest.get("Accept-Encoding", ""))) {
+                // Kept answers are compressed once; others at zlib's fastest level, which still
+                // shrinks a JSON list five- to tenfold.
+                const auto* kept = keptBodyOf(response);
+                payload = kept ? &kept->gzipped() : &(compressed = gzipped(body, 1));
+                httpResponse.set("Content-Encoding", "gzip");
+            }
+        }
+        httpResponse.setContentLength(static_cast<std::streamsize>(payload->size()));
         // Poco gives each connection a worker thread for as long as it stays open. When connections
         // wait for a worker, this one closes after its answer instead of keeping its worker, so a
         // few busy keep-alive clients cannot starve everybody else.
@@ -294,14 +310,14 @@ public:
         try {
             // Header, then the body in one write: through send()'s stream a 100 kB list leaves in
             // a dozen buffer-sized writes.
-            httpResponse.sendBuffer(body.data(), body.size());
+            httpResponse.sendBuffer(payload->data(), payload->size());
         } catch (const Poco::Exception&) {
             // The client went away; nothing to answer.
         }
         const auto client =
             request.clientAddress.empty() ? httpRequest.clientAddress().host().toString() : request.clientAddress;
         accessLog().information("%s %s %s %d %z %Ldms", client,
-                                httpRequest.getMethod(), httpRequest.getURI(), response.status, body.size(),
+                                httpRequest.getMethod(), httpRequest.getURI(), response.status, payload->size(),
                                 static_cast<Poco::Int64>(watch.elapsed() / 1000));
     }
 
@@ -738,7 +754,7 @@ sdk::Response ApiServer::dispatch(sdk::Request& request, const Route& route,
         if (memo_.enabled() && request.method == sdk::Method::Get && context.listed() && response.status == 200) {
             learnListRoute(route);
             if (version && opened == 1)
-                memo_.keep(memoKey, *version, response);
+                response = memo_.keep(memoKey, *version, std::move(response));
         }
     } catch (...) {
         if (transaction)

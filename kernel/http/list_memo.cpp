@@ -1,18 +1,34 @@
 #include "kernel/http/list_memo.h"
 
+#include "kernel/http/content_encoding.h"
+
 namespace dq::kernel {
 
 namespace {
 
 std::size_t sizeOf(const std::string& key, const sdk::Response& response) {
     std::size_t n = key.size() + 256; // the entry's own bookkeeping, roughly
-    n += response.body.extract<sdk::RawJson>().text.size();
+    // The text and room for its compressed form: JSON lists compress five- to tenfold.
+    const auto& text = response.body.extract<sdk::RawJson>().text;
+    n += text.size() + text.size() / 4;
     for (const auto& [name, value] : response.headers)
         n += name.size() + value.size() + 64;
     return n;
 }
 
 } // namespace
+
+const std::string& KeptBody::gzipped() const {
+    // Compressed once and sent many times: worth zlib's default level rather than its fastest.
+    std::call_once(compressed_, [this] { gzipped_ = kernel::gzipped(json_, 6); });
+    return gzipped_;
+}
+
+const KeptBody* keptBodyOf(const sdk::Response& response) {
+    if (response.body.type() != typeid(std::shared_ptr<const KeptBody>))
+        return nullptr;
+    return response.body.extract<std::shared_ptr<const KeptBody>>().get();
+}
 
 ListMemo::ListMemo(std::size_t capacityBytes) : capacity_(capacityBytes) {}
 
@@ -32,12 +48,13 @@ std::optional<sdk::Response> ListMemo::find(const std::string& key, const std::s
     return it->second.response;
 }
 
-void ListMemo::keep(const std::string& key, const std::string& version, const sdk::Response& response) {
+sdk::Response ListMemo::keep(const std::string& key, const std::string& version, sdk::Response response) {
     if (!enabled() || response.status != 200 || response.body.type() != typeid(sdk::RawJson))
-        return;
+        return response;
     const auto bytes = sizeOf(key, response);
     if (bytes > capacity_ / 4)
-        return;
+        return response;
+    response.body = std::make_shared<const KeptBody>(response.body.extract<sdk::RawJson>().text);
     std::lock_guard lock(mutex_);
     if (auto it = entries_.find(key); it != entries_.end())
         forget(it);
@@ -46,6 +63,7 @@ void ListMemo::keep(const std::string& key, const std::string& version, const sd
     recent_.push_front(key);
     entries_.emplace(key, Entry{version, response, bytes, recent_.begin()});
     bytes_ += bytes;
+    return response;
 }
 
 void ListMemo::clear() {

@@ -7,12 +7,31 @@
 #include <dq/sdk/http.h>
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 namespace dq::kernel {
+
+/// A kept answer's body (a Response body holds it as std::shared_ptr<const KeptBody>): its JSON text,
+/// given to every hit without a copy, and the same compressed once, the first time a client
+/// accepting gzip asks for it.
+class KeptBody {
+public:
+    explicit KeptBody(std::string json) : json_(std::move(json)) {}
+    const std::string& json() const { return json_; }
+    const std::string& gzipped() const;
+
+private:
+    std::string json_;
+    mutable std::once_flag compressed_;
+    mutable std::string gzipped_;
+};
+
+/// The kept body of a response, or null when its body is something else.
+const KeptBody* keptBodyOf(const sdk::Response& response);
 
 class ListMemo {
 public:
@@ -23,8 +42,9 @@ public:
 
     /// The answer kept for `key` when it was computed at `version`.
     std::optional<sdk::Response> find(const std::string& key, const std::string& version);
-    /// Keeps a 200 answer with a RawJson body; larger than a quarter of the capacity: not kept.
-    void keep(const std::string& key, const std::string& version, const sdk::Response& response);
+    /// Keeps a 200 answer with a RawJson body (larger than a quarter of the capacity: not kept).
+    /// Returns the answer to send: when kept, its body is the KeptBody it now shares with the memo.
+    sdk::Response keep(const std::string& key, const std::string& version, sdk::Response response);
     /// Forgets everything (the server is idle: give the memory back).
     void clear();
 

@@ -6,7 +6,7 @@
 #                                              the path of its program
 
 DQ_PACKAGES=(build-essential cmake pkg-config ccache libpoco-dev libyaml-cpp-dev libboost-dev
-    libboost-filesystem-dev libgtest-dev libgmock-dev pybind11-dev python3-dev libcrypt-dev libpq-dev libsqlite3-dev
+    libboost-filesystem-dev libgtest-dev libgmock-dev pybind11-dev python3-dev libcrypt-dev libpq-dev libsqlite3-dev zlib1g-dev
     postgresql curl ca-certificates openssl wrk haproxy
     python3-socketio python3-websocket python3-requests python3-pyotp
     libcli11-dev dpkg-dev fakeroot lintian clang libclang-rt-14-dev

@@ -4,6 +4,7 @@
 #include "tests/peers/peer_process.h"
 #include "tests/support/test_server.h"
 
+#include <Poco/InflatingStream.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -225,6 +226,53 @@ TEST(HttpErrors, CorsPreflightIsAnswered) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.headers["access-control-allow-origin"], "*");
     EXPECT_NE(r.headers["access-control-allow-headers"].find("Authorization"), std::string::npos);
+}
+
+std::string gunzip(const std::string& compressed) {
+    std::istringstream in(compressed);
+    Poco::InflatingInputStream inflater(in, Poco::InflatingStreamBuf::STREAM_GZIP);
+    std::string out;
+    Poco::StreamCopier::copyToString(inflater, out);
+    return out;
+}
+
+TEST(ContentEncoding, GzipOnlyForClientsThatAcceptItAndBodiesWorthIt) {
+    TestServer s;
+    const auto token = s.rootToken();
+    auto plain = s.request("GET", "/rule", "", token);
+    ASSERT_EQ(plain.status, 200);
+    ASSERT_GT(plain.body.size(), 1024u);
+    EXPECT_EQ(plain.headers.count("content-encoding"), 0u);
+    EXPECT_EQ(plain.headers["vary"], "Accept-Encoding");
+    // As the vantage6 client (Python requests) asks.
+    auto compressed = s.request("GET", "/rule", "", token, {{"Accept-Encoding", "gzip, deflate"}});
+    ASSERT_EQ(compressed.status, 200);
+    EXPECT_EQ(compressed.headers["content-encoding"], "gzip");
+    EXPECT_EQ(compressed.headers["content-length"], std::to_string(compressed.body.size()));
+    EXPECT_LT(compressed.body.size(), plain.body.size() / 4);
+    EXPECT_EQ(gunzip(compressed.body), plain.body);
+    // Refused with a zero weight; small bodies leave as they are.
+    auto refused = s.request("GET", "/rule", "", token, {{"Accept-Encoding", "gzip;q=0, identity"}});
+    EXPECT_EQ(refused.headers.count("content-encoding"), 0u);
+    EXPECT_EQ(refused.body, plain.body);
+    auto small = s.request("GET", "/version", "", "", {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(small.headers.count("content-encoding"), 0u);
+    EXPECT_NO_THROW(small.object());
+}
+
+TEST(ContentEncoding, KeptAnswersAreCompressedAlike) {
+    TestServer s;
+    const auto token = s.rootToken();
+    const std::map<std::string, std::string> gzip{{"Accept-Encoding", "gzip"}};
+    auto plain = s.request("GET", "/rule?per_page=50", "", token);
+    ASSERT_EQ(plain.status, 200);
+    // Computed, then kept, then answered from memory (kernel/http/list_memo), compressed or not.
+    for (int i = 0; i < 3; ++i) {
+        auto compressed = s.request("GET", "/rule?per_page=50", "", token, gzip);
+        ASSERT_EQ(compressed.headers["content-encoding"], "gzip") << i;
+        EXPECT_EQ(gunzip(compressed.body), plain.body) << i;
+        EXPECT_EQ(s.request("GET", "/rule?per_page=50", "", token).body, plain.body) << i;
+    }
 }
 
 TEST(Authentication, MissingTokenIs401) {

@@ -1,7 +1,10 @@
 // ListMemo: answers by key and version, bounded by bytes, least recently used out first.
 #include "kernel/http/list_memo.h"
 
+#include <Poco/InflatingStream.h>
 #include <gtest/gtest.h>
+#include <iterator>
+#include <sstream>
 
 namespace dq::kernel {
 namespace {
@@ -13,7 +16,7 @@ sdk::Response page(const std::string& text) {
 }
 
 std::string bodyOf(const std::optional<sdk::Response>& r) {
-    return r ? r->body.extract<sdk::RawJson>().text : "<none>";
+    return r ? keptBodyOf(*r)->json() : "<none>";
 }
 
 TEST(ListMemo, AnswersOnlyForTheVersionItWasComputedAt) {
@@ -27,12 +30,30 @@ TEST(ListMemo, AnswersOnlyForTheVersionItWasComputedAt) {
     EXPECT_EQ(memo.bytes(), 0u);
 }
 
+TEST(ListMemo, HitsShareTheKeptTextAndItsCompressedForm) {
+    ListMemo memo(1 << 20);
+    const std::string text = "[" + std::string(5000, ' ') + "]";
+    auto sent = memo.keep("k", "v", page(text));
+    ASSERT_NE(keptBodyOf(sent), nullptr);
+    auto first = memo.find("k", "v");
+    auto second = memo.find("k", "v");
+    EXPECT_EQ(keptBodyOf(*first), keptBodyOf(sent));
+    EXPECT_EQ(keptBodyOf(*second), keptBodyOf(sent));
+    const auto& compressed = keptBodyOf(*first)->gzipped();
+    EXPECT_EQ(&compressed, &keptBodyOf(*second)->gzipped()); // compressed once
+    EXPECT_LT(compressed.size(), text.size() / 10);
+    std::istringstream in(compressed);
+    Poco::InflatingInputStream inflater(in, Poco::InflatingStreamBuf::STREAM_GZIP);
+    std::string back((std::istreambuf_iterator<char>(inflater)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(back, text);
+}
+
 TEST(ListMemo, KeepsOnlyListPages) {
     ListMemo memo(1 << 20);
     auto error = page("{\"msg\":\"no\"}");
     error.status = 403;
-    memo.keep("error", "v", error);
-    memo.keep("tree", "v", sdk::Response::json(Poco::Dynamic::Var(1)));
+    EXPECT_EQ(keptBodyOf(memo.keep("error", "v", error)), nullptr);
+    EXPECT_EQ(keptBodyOf(memo.keep("tree", "v", sdk::Response::json(Poco::Dynamic::Var(1)))), nullptr);
     EXPECT_FALSE(memo.find("error", "v"));
     EXPECT_FALSE(memo.find("tree", "v"));
 }
