@@ -41,6 +41,8 @@ public:
     /// and sdk::Unprocessable with the reason when malformed or badly signed (as vantage6 does).
     /// A token verified before is recognised by its text: only `nbf` and `exp` are checked again.
     VerifiedToken verify(const std::string& token) const;
+    /// Forgets the tokens verified so far (the server is idle: give the memory back).
+    void forgetVerified() const;
 
 private:
     /// What a verified token's text stands for. The same text always verifies the same way (the

@@ -624,6 +624,21 @@ void Database::exclusive(const std::function<void()>& work) {
 }
 
 
+void Database::closeIdleConnections() {
+    auto& d = *impl_;
+    if (d.memory)
+        return;
+    std::vector<std::unique_ptr<Connection>> closing;
+    {
+        std::lock_guard<std::mutex> lock(d.idleLock);
+        closing.swap(d.idle);
+    }
+    closing.clear(); // closed outside the pool's lock
+    std::unique_lock<std::timed_mutex> health(d.healthLock, std::defer_lock);
+    if (health.try_lock())
+        d.healthSession.reset();
+}
+
 bool Database::healthy() {
     auto& d = *impl_;
     std::unique_lock<std::timed_mutex> lock(d.healthLock, std::defer_lock);

@@ -152,6 +152,11 @@ public:
     /// `SELECT 1` succeeds, on a connection of its own so that it never waits for the pool; when
     /// another check is running, the result of the last one (health checks never queue).
     bool healthy();
+    /// Closes the pooled connections that are not in use, and the health check's: the server is
+    /// idle, and their page caches, parsed schemas and prepared statements, made wherever the heap
+    /// had room during the last burst, would keep that memory from going back to the system. The
+    /// next request opens a connection again. An in-memory database keeps its one connection.
+    void closeIdleConnections();
     /// Drops every table of the declared models and the schema table (`--drop-all`).
     void dropAll();
 

@@ -9,6 +9,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPBufferAllocator.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
@@ -440,6 +441,16 @@ void ApiServer::start(const ListenSettings& listen) {
     // glibc gives threads arenas of their own (up to eight per core); with dozens of workers the
     // memory freed after a burst stays scattered over them. A few shared arenas keep it reusable.
     ::mallopt(M_ARENA_MAX, 2);
+    // Blocks of 64 kB and more (long answers, their JSON, compression windows) are mapped and
+    // unmapped on their own rather than carved from the heap, where a few small blocks that live on
+    // would keep their pages after a burst. (Setting it also stops glibc from raising the limit
+    // to the largest block freed, which would put them all back in the heap.)
+    ::mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+    // Poco keeps every HTTP buffer it ever allocated (4 kB each, in a pool without a limit) and
+    // allocates more when a burst needs them; a worker uses up to three at once (its connection's,
+    // the request's and the answer's). Allocated up front, they lie together and are there before
+    // the load, instead of being carved out during a burst and pinning pages all over the heap.
+    prefillHttpBuffers(3 * listen.threads);
     auto params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(listen.threads);
     params->setMaxQueued(1024);
@@ -475,6 +486,17 @@ void ApiServer::start(const ListenSettings& listen) {
     running_->server->setConnectionFilter(
         Poco::Net::TCPServerConnectionFilter::Ptr(running_->fastLane, true));
     running_->server->start();
+}
+
+void ApiServer::prefillHttpBuffers(int count) {
+    static std::once_flag once;
+    std::call_once(once, [count] {
+        std::vector<char*> buffers;
+        for (int i = 0; i < count; ++i)
+            buffers.push_back(Poco::Net::HTTPBufferAllocator::allocate(Poco::Net::HTTPBufferAllocator::BUFFER_SIZE));
+        for (auto* buffer : buffers)
+            Poco::Net::HTTPBufferAllocator::deallocate(buffer, Poco::Net::HTTPBufferAllocator::BUFFER_SIZE);
+    });
 }
 
 void ApiServer::stop(int graceSeconds) {
@@ -513,22 +535,14 @@ void ApiServer::releaseMemoryWhenIdle() {
     if (!quiet || !running_)
         return;
     running_->pool->collect();
-    // The pooled SQLite connection kept open holds a page cache of up to 1 MB, filled by the burst:
-    // hand it back too (it refills from the file, which the OS caches anyway).
-    if (env_.database && env_.database->dialect() == "sqlite") {
-        try {
-            env_.database->transaction([](sdk::Store& store) { store.execute("PRAGMA shrink_memory", {}); },
-                                       Database::Access::Read, Database::Wait::Bounded);
-        } catch (const std::exception& e) {
-            serverLog().debug("shrinking the database's page cache: %s", std::string(e.what()));
-        }
-    }
+    if (env_.database)
+        env_.database->closeIdleConnections();
     memo_.clear();
+    env_.tokens->forgetVerified();
     ::malloc_trim(0);
 }
 
 sdk::Response ApiServer::handle(sdk::Request& request) {
-    ++requestsServed_;
     const auto& api = env_.apiPath;
     const std::string& full = request.fullPath;
     bool underApi = full == api || (full.size() > api.size() && full.compare(0, api.size(), api) == 0 &&
@@ -555,6 +569,9 @@ sdk::Response ApiServer::handle(sdk::Request& request) {
         // Health and version pass by the gate: a load balancer must see a busy server as alive.
         if (request.method == sdk::Method::Get && (request.path == "/health" || request.path == "/version"))
             return dispatch(request, *match->route, deadline);
+        // Health probes every few seconds do not keep the server from counting as idle
+        // (releaseMemoryWhenIdle); other requests do.
+        ++requestsServed_;
         // Kept answers cost less than waiting for a turn at the gate would.
         if (auto kept = keptAnswer(request, *match->route, deadline))
             return std::move(*kept);

@@ -472,6 +472,33 @@ TEST_F(VserverCli, StartLogsWarningsAndStartAndStopLinesAndListShowsUrlAndPid) {
     EXPECT_TRUE(Poco::File(home_.path() + "/data/dataquality/server/ops").exists());
 }
 
+TEST_F(VserverCli, ServerRunsWithoutGlibcThreadCachesAndKeepsTheOperatorsTunables) {
+    ASSERT_EQ(run({"new", "--user", "--name", "heap", "--non-interactive", "--port", std::to_string(port_)}).code, 0);
+    // As the server saw them (/proc/PID/environ does not show them reliably: glibc parses the
+    // variable in place).
+    auto tunablesOfServer = [&] {
+        std::ifstream log(home_.path() + "/data/dataquality/server/heap/heap.log");
+        std::string seen = "<not logged>";
+        const std::string key = "GLIBC_TUNABLES=";
+        for (std::string line; std::getline(log, line);)
+            if (auto at = line.find(key); at != std::string::npos)
+                seen = line.substr(at + key.size());
+        return seen;
+    };
+    env_["GLIBC_TUNABLES"] = "glibc.malloc.arena_test=3";
+    auto start = run({"start", "--user", "--name", "heap"});
+    ASSERT_EQ(start.code, 0) << start.output;
+    EXPECT_EQ(tunablesOfServer(), "glibc.malloc.arena_test=3:glibc.malloc.tcache_count=0");
+    EXPECT_NE(get("/api/version").find("3.11.1"), std::string::npos);
+    ASSERT_EQ(run({"stop", "--user", "--name", "heap"}).code, 0);
+    // The operator's own choice stays as it is.
+    env_["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3";
+    start = run({"start", "--user", "--name", "heap"});
+    ASSERT_EQ(start.code, 0) << start.output;
+    EXPECT_EQ(tunablesOfServer(), "glibc.malloc.tcache_count=3");
+    ASSERT_EQ(run({"stop", "--user", "--name", "heap"}).code, 0);
+}
+
 TEST_F(VserverCli, RemoveWithDataDeletesTheDataFolder) {
     ASSERT_EQ(run({"new", "--user", "--name", "gone", "--non-interactive", "--port", std::to_string(port_)}).code,
               0);

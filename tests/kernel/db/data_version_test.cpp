@@ -75,8 +75,9 @@ TEST_P(DataVersionTest, ChangesWithAWriteOnEveryPooledConnection) {
         t.join();
     for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j)
-            if (before[i] && after[j])
+            if (before[i] && after[j]) {
                 EXPECT_NE(before[i], after[j]) << "connection tokens " << i << " and " << j;
+            }
 }
 
 TEST_P(DataVersionTest, WithoutATransactionMatchesTheTransactions) {

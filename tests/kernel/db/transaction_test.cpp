@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <dq/sdk/plugin.h>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -52,6 +53,66 @@ TEST_P(TransactionTest, SqliteConnectionsAreSetUpWhenOpened) {
     for (auto& t : threads)
         t.join();
     EXPECT_EQ(wrong, 0);
+}
+
+/// The connections this process has open to the test's database: SQLite files open on it, or
+/// PostgreSQL sessions on it other than the one asking.
+int openConnections(Database& db, Backend backend, const DatabaseUri& uri) {
+    if (backend == Backend::Sqlite) {
+        int open = 0;
+        for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+            std::error_code error;
+            auto target = std::filesystem::read_symlink(fd.path(), error);
+            open += !error && target == std::filesystem::path(uri.path);
+        }
+        return open;
+    }
+    int open = 0;
+    db.transaction(
+        [&](Store& store) {
+            open = store
+                       .query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND pid <> pg_backend_pid()")
+                       .rows.at(0)
+                       .at(0)
+                       .convert<int>();
+        },
+        Database::Access::Read);
+    return open;
+}
+
+TEST_P(TransactionTest, IdleConnectionsCloseWhenAskedAndTheNextTransactionOpensOne) {
+    // Four transactions at once: the pool opens four connections and keeps them.
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            db_->transaction(
+                [](Store& store) {
+                    store.count("organization");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                },
+                Database::Access::Read);
+        });
+    for (auto& t : threads)
+        t.join();
+    db_->healthy(); // and the health check's own
+    const auto before = openConnections(*db_, GetParam(), uri_);
+    ASSERT_GE(before, 3) << "the pool should have kept its connections";
+    db_->closeIdleConnections();
+    // PostgreSQL ends a session's process a moment after its client hung up.
+    int after = before;
+    for (int wait = 0; wait < 50 && after > 0; ++wait) {
+        after = openConnections(*db_, GetParam(), uri_);
+        if (after > 0) {
+            db_->closeIdleConnections();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    // SQLite: none; PostgreSQL: none besides the one that counted (closed again in between).
+    EXPECT_EQ(after, 0);
+    db_->transaction([](Store& store) { store.insert("organization", Record().set("name", "after")); });
+    db_->transaction([](Store& store) { EXPECT_EQ(store.count("organization"), 1); }, Database::Access::Read);
+    EXPECT_TRUE(db_->healthy());
 }
 
 TEST_P(TransactionTest, ReadTransactionRefusesWrites) {
