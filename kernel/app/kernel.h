@@ -50,6 +50,8 @@ public:
     const ServerConfig& config() const { return config_; }
     Catalog& catalog() { return catalog_; }
     Database& database() { return *database_; }
+    /// The HTTP server (after start()).
+    ApiServer& api() { return *api_; }
     PluginHost& host() { return host_; }
     EventBus& events() { return events_; }
     TokenService& tokens() { return *tokens_; }

@@ -13,6 +13,7 @@
 #include <Poco/Thread.h>
 #include <Poco/URI.h>
 #include <cstdlib>
+#include <filesystem>
 #include <dq/sdk/version.h>
 #include <sstream>
 
@@ -273,6 +274,39 @@ TEST(ContentEncoding, KeptAnswersAreCompressedAlike) {
         EXPECT_EQ(gunzip(compressed.body), plain.body) << i;
         EXPECT_EQ(s.request("GET", "/rule?per_page=50", "", token).body, plain.body) << i;
     }
+}
+
+/// How many times this process has the server's SQLite file open (one per database connection).
+int connectionsTo(TestServer& s) {
+    const std::filesystem::path file = s.kernel().database().uri().path;
+    int open = 0;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code error;
+        open += std::filesystem::read_symlink(fd.path(), error) == file && !error;
+    }
+    return open;
+}
+
+TEST(IdleServer, ClosesItsDatabaseConnectionsAndHealthProbesDoNotCountAsWork) {
+    TestServer s;
+    const auto token = s.rootToken();
+    auto& api = s.kernel().api();
+    ASSERT_EQ(s.get("/organization", token).status, 200);
+    ASSERT_EQ(s.get("/health").status, 200);
+    ASSERT_GE(connectionsTo(s), 2) << "a pooled connection and the health check's";
+    // An API request between two ticks: not idle, the connections stay.
+    api.releaseMemoryWhenIdle();
+    ASSERT_EQ(s.get("/organization", token).status, 200);
+    api.releaseMemoryWhenIdle();
+    EXPECT_GE(connectionsTo(s), 1);
+    // Only a health probe in between: idle, every connection is closed.
+    ASSERT_EQ(s.get("/health").status, 200);
+    api.releaseMemoryWhenIdle();
+    EXPECT_EQ(connectionsTo(s), 0);
+    // The next request opens one again.
+    auto again = s.get("/organization", token);
+    EXPECT_EQ(again.status, 200) << again.body;
+    EXPECT_GE(connectionsTo(s), 1);
 }
 
 TEST(Authentication, MissingTokenIs401) {
