@@ -427,6 +427,19 @@ private:
     }
 };
 
+/// Fills Poco's HTTP buffer pool (shared by the whole process) with `count` buffers, once.
+void prefillHttpBuffers(int count) {
+    static std::once_flag once;
+    std::call_once(once, [count] {
+        using Poco::Net::HTTPBufferAllocator;
+        std::vector<char*> buffers;
+        for (int i = 0; i < count; ++i)
+            buffers.push_back(HTTPBufferAllocator::allocate(HTTPBufferAllocator::BUFFER_SIZE));
+        for (auto* buffer : buffers)
+            HTTPBufferAllocator::deallocate(buffer, HTTPBufferAllocator::BUFFER_SIZE);
+    });
+}
+
 } // namespace
 
 ApiServer::ApiServer(ApiEnvironment env, Router router)
@@ -486,17 +499,6 @@ void ApiServer::start(const ListenSettings& listen) {
     running_->server->setConnectionFilter(
         Poco::Net::TCPServerConnectionFilter::Ptr(running_->fastLane, true));
     running_->server->start();
-}
-
-void ApiServer::prefillHttpBuffers(int count) {
-    static std::once_flag once;
-    std::call_once(once, [count] {
-        std::vector<char*> buffers;
-        for (int i = 0; i < count; ++i)
-            buffers.push_back(Poco::Net::HTTPBufferAllocator::allocate(Poco::Net::HTTPBufferAllocator::BUFFER_SIZE));
-        for (auto* buffer : buffers)
-            Poco::Net::HTTPBufferAllocator::deallocate(buffer, Poco::Net::HTTPBufferAllocator::BUFFER_SIZE);
-    });
 }
 
 void ApiServer::stop(int graceSeconds) {

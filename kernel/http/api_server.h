@@ -107,8 +107,6 @@ private:
     /// GET with a list page before (learnListRoute).
     bool memoizes(const sdk::Request& request, const Route& route) const;
     void learnListRoute(const Route& route);
-    /// Fills Poco's HTTP buffer pool with `count` buffers, once per process.
-    static void prefillHttpBuffers(int count);
 
     ApiEnvironment env_;
     Router router_;

@@ -1,7 +1,7 @@
 #include "kernel/http/content_encoding.h"
 
-#include <Poco/String.h>
 #include <algorithm>
+#include <cctype>
 #include <new>
 #include <stdexcept>
 #include <zlib.h>
@@ -16,6 +16,12 @@ std::string_view trimmed(std::string_view s) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
         s.remove_suffix(1);
     return s;
+}
+
+bool sameCoding(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
 }
 
 /// The weight of one `coding;q=0.5` element: 1 without a q, 0 for a q that is not a number.
@@ -46,7 +52,7 @@ bool acceptsGzip(std::string_view acceptEncoding) {
         auto semicolon = element.find(';');
         auto coding = trimmed(element.substr(0, semicolon));
         auto weight = semicolon == std::string_view::npos ? 1.0 : weightOf(element.substr(semicolon + 1));
-        if (Poco::icompare(std::string(coding), "gzip") == 0 || Poco::icompare(std::string(coding), "x-gzip") == 0)
+        if (sameCoding(coding, "gzip") || sameCoding(coding, "x-gzip"))
             gzip = weight;
         else if (coding == "*")
             any = weight;
