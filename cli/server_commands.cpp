@@ -242,7 +242,7 @@ int runForeground(const Instance& instance, kernel::ServerConfig config, std::os
     for (int fatal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
         std::signal(fatal, reportCrash);
     const char* tunables = std::getenv("GLIBC_TUNABLES");
-    log.information("memory allocator settings (restartWithoutThreadCaches): GLIBC_TUNABLES=%s",
+    log.information("memory allocator settings (docs/operations.md, \"Memory after a burst\"): GLIBC_TUNABLES=%s",
                     std::string(tunables ? tunables : ""));
     kernel::Kernel kernel(config, instance.dataFolder);
     kernel.load();
